@@ -1,0 +1,1 @@
+"""Lemur data: sources, filters, dedup, tokenization, packing and mixtures for pre-training and SFT."""

@@ -1,0 +1,53 @@
+"""lemur-data's plugin: built-in data sources and the ``lemur data`` commands."""
+
+from __future__ import annotations
+
+import click
+
+from lemur.core import hookimpl
+from lemur.core.components import ComponentSpec
+
+
+@hookimpl
+def lemur_data_sources() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("jsonl", "lemur.data.sources.jsonl:JsonlSource", "JSON Lines files (.jsonl, .jsonl.gz)"),
+    ]
+
+
+@click.group("data")
+def data_group() -> None:
+    """Build corpora: sources, filters, dedup, tokenization, packing, mixtures."""
+
+
+@data_group.command("head")
+@click.argument("source")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Source argument (repeatable).")
+@click.option("-n", "count", default=5, show_default=True, help="How many documents to print.")
+def head(source: str, options: tuple[str, ...], count: int) -> None:
+    """Print the first documents of a data SOURCE, e.g. `lemur data head jsonl -o paths=x.jsonl`."""
+    import itertools
+    import json
+
+    from lemur.core.components import Kind
+    from lemur.core.errors import LemurError
+    from lemur.core.plugins import load_component
+
+    kwargs = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise LemurError(f"--option {option!r}: expected KEY=VALUE")
+        kwargs[key] = value
+    source_class = load_component(Kind.DATA_SOURCE, source)
+    try:
+        reader = source_class(**kwargs)
+    except TypeError as error:
+        raise LemurError(f"data source {source!r}: {error}") from None
+    for document in itertools.islice(reader, count):
+        click.echo(json.dumps({"id": document.id, "text": document.text[:200], "metadata": document.metadata}))
+
+
+@hookimpl
+def lemur_cli_commands(cli: click.Group) -> None:
+    cli.add_command(data_group)

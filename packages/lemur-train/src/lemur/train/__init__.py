@@ -1,0 +1,1 @@
+"""Lemur training: the JAX/Flax pre-training backend and the PyTorch/Transformers SFT backend."""

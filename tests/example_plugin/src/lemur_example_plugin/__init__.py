@@ -1,0 +1,1 @@
+"""An example third-party Lemur plugin (see README.md)."""
