@@ -15,6 +15,14 @@ def lemur_data_sources() -> list[ComponentSpec]:
     ]
 
 
+@hookimpl
+def lemur_data_steps() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("tokenize", "lemur.data.tokenize:TokenizeStep", "Tokenize with a Hugging Face tokenizer"),
+        ComponentSpec("pack", "lemur.data.packing:PackStep", "Best-fit-decreasing packing into rows"),
+    ]
+
+
 @click.group("data")
 def data_group() -> None:
     """Build corpora: sources, filters, dedup, tokenization, packing, mixtures."""

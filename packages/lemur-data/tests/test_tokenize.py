@@ -1,0 +1,53 @@
+"""Tokenization: Llama-2 ids with BOS/EOS per document, conversations masked to assistant turns."""
+
+from __future__ import annotations
+
+import pytest
+
+from lemur.core.errors import LemurError
+from lemur.data.records import Document
+from lemur.data.tokenize import TextTokenizer, TokenizeStep
+
+
+def test_step_adds_bos_and_eos_per_document(llama_tokenizer_path, stdlib_sources) -> None:
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(llama_tokenizer_path))
+    reference.encode_special_tokens = True
+    documents = [Document(p.name, p.read_text(encoding="utf-8"), {"source": "python"}) for p in stdlib_sources[:12]]
+    step = TokenizeStep(llama_tokenizer_path, batch_size=5)
+    out = list(step.run(documents))
+    assert [d.id for d in out] == [d.id for d in documents]
+    for document, tokenized in zip(documents, out, strict=True):
+        expected = [1, *reference.encode(document.text, add_special_tokens=False).ids, 2]
+        assert tokenized.tokens.tolist() == expected
+        assert tokenized.loss_mask is None and tokenized.source == "python"
+    assert step.stats["documents"] == 12
+    assert step.stats["tokens"] == sum(len(d.tokens) for d in out)
+
+
+def test_literal_bos_in_code_stays_text(llama_tokenizer_path) -> None:
+    tokens = TextTokenizer(llama_tokenizer_path).encode_batch(['print("<s> and </s>")'])[0].tolist()
+    assert tokens[0] == 1 and tokens[-1] == 2
+    assert 1 not in tokens[1:-1] and 2 not in tokens[1:-1]
+
+
+def test_conversation_loss_only_on_assistant(llama_tokenizer_path) -> None:
+    encoder = TextTokenizer(llama_tokenizer_path)
+    messages = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
+    tokens, mask = encoder.encode_messages(messages)
+    user = encoder.encode_batch(["user: What is 2+2?\n"])[0][1:-1]
+    assistant = encoder.encode_batch(["assistant: 4\n"])[0][1:-1]
+    assert tokens.tolist() == [1, *user.tolist(), *assistant.tolist(), 2]
+    assert mask.tolist() == [0] * (1 + len(user)) + [1] * (len(assistant) + 1)
+
+
+def test_unknown_special_token_is_a_clear_error(llama_tokenizer_path) -> None:
+    with pytest.raises(LemurError, match="no token '<eos>'"):
+        TextTokenizer(llama_tokenizer_path, eos_token="<eos>")
+
+
+def test_unknown_tokenizer_name_is_a_clear_error() -> None:
+    pytest.importorskip("tokenizers")
+    with pytest.raises(LemurError, match="no-such-tokenizer"):
+        TextTokenizer("no-such-tokenizer")
