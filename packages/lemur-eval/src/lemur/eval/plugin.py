@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from lemur.core import hookimpl
+from lemur.core.components import ComponentSpec
+from lemur.eval.run_command import run_command
 
 
 @click.group("eval")
@@ -27,6 +29,23 @@ def list_benchmarks() -> None:
         click.echo(f"{spec.name:<20} {spec.category:<6} {spec.metric:<12} v{spec.version:<6} {setting}")
 
 
+eval_group.add_command(run_command)
+
+
 @hookimpl
 def lemur_cli_commands(cli: click.Group) -> None:
     cli.add_command(eval_group)
+
+
+@hookimpl
+def lemur_model_backends() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("replay", "lemur.eval.models.replay:ReplayBackend", "answers from recorded generations (JSONL)"),
+    ]
+
+
+@hookimpl
+def lemur_agents() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("llm", "lemur.eval.agents.llm:LLMAgent", "a model with a prompt format and history window"),
+    ]

@@ -44,9 +44,46 @@ Field rules:
 - ``finished`` is false while a run is still going or was killed; it resumes from the
   ``*.jsonl`` files.
 - Readers ignore keys they do not know, so the runner may add fields without breaking them.
+
+Written by the runner (:mod:`lemur.eval.runner`):
+
+- Agent lines of ``generations.jsonl`` also carry ``"success_turn"`` (the first turn whose
+  ``info["success"]`` was true, or ``null``), so scoring never replays an episode.
+- ``data_sha256`` is the SHA-256 of the canonical JSON of every sample of the benchmark (id,
+  inputs, target; all samples, whatever ``--limit``); ``prompt_hash`` the SHA-256 of every
+  sample's request (single-turn) or of the environment id, turn limit and the agent's
+  ``describe()`` (prompt format, history window) for agent benchmarks.
+- ``git_revision`` is the commit of the checkout ``lemur.eval`` was imported from (``null``
+  for an installed wheel). ``run_id`` is the directory name plus a hash of the result fields
+  of the config; ``created`` is when ``config.yaml`` was written.
+- ``summary.json`` is written with ``finished: false`` when a run starts and replaced when it
+  ends; ``config.yaml`` and ``summary.json`` are always replaced atomically, never half-written.
+
+Order and resuming: lines are written in sample order (the runner reorders concurrent
+completions before writing), and each line is flushed as soon as it is written, so a run
+killed at any moment (even by SIGKILL) leaves whole lines for a prefix of the samples, at most
+followed by one partial last line. Resuming drops that partial line and appends the rest, so a
+resumed run's ``results.jsonl`` holds the same items as an uninterrupted run, each once, with
+the same content and order. The ``cached`` flag of ``generations.jsonl`` may differ (an item
+generated before the kill but not yet written is answered from the cache after the resume).
+Readers should still treat a file as a set keyed by ``id`` (:func:`read_jsonl`; the last line
+wins).
 """
 
 from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lemur.core.errors import LemurError
 
 #: The resolved run config, YAML.
 CONFIG_FILE = "config.yaml"
@@ -56,3 +93,145 @@ GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.jsonl"
 #: Versions, hashes and aggregated scores of the whole run.
 SUMMARY_FILE = "summary.json"
+
+
+class RunDirError(LemurError):
+    """A run directory cannot be created, read or resumed."""
+
+
+class JsonlAppender:
+    """Appends JSON objects to a file, one line each, flushed to the OS after every line.
+
+    Opening the file drops a partial last line (left by a killed writer), so appending
+    continues on a line boundary. Safe to call from several threads.
+
+    Args:
+        path: The ``.jsonl`` file; created with its folder when missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        drop_partial_line(self.path)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` as one line and flush it (a SIGKILL after this returns cannot lose it)."""
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut ``path`` after its last newline (a line without one was cut short by a kill)."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb+") as file:
+        file.seek(-1, os.SEEK_END)
+        if file.read(1) == b"\n":
+            return
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            position -= step
+            file.seek(position)
+            chunk = file.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                file.truncate(position + newline + 1)
+                return
+        file.truncate(0)
+
+
+def read_jsonl(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The records of a run's JSONL file by ``id`` (the last line wins; a partial last line is ignored).
+
+    Raises:
+        RunDirError: A complete line is not a JSON object with a string ``id``.
+    """
+    path = Path(path)
+    records: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise RunDirError(
+                f"{path}, line {number}: not valid JSON ({error.msg}); the run directory is damaged"
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise RunDirError(f"{path}, line {number}: expected an object with a string 'id'")
+        records[record["id"]] = record
+    return records
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one rename, so readers see the old or the new file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_summary(run_dir: str | Path, summary: Mapping[str, Any]) -> Path:
+    """Write ``summary.json`` atomically and return its path."""
+    path = Path(run_dir) / SUMMARY_FILE
+    write_atomically(path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def lemur_versions() -> dict[str, str]:
+    """Versions of every installed ``lemur-*`` distribution, by distribution name."""
+    versions = {}
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("lemur-"):
+            versions[name] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def git_revision() -> str | None:
+    """The commit of the git checkout that ``lemur.eval`` was imported from, or ``None``."""
+    here = Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    revision = result.stdout.strip()
+    return revision if result.returncode == 0 and len(revision) == 40 else None
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with seconds, e.g. ``2026-11-27T12:00:00+00:00``."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()

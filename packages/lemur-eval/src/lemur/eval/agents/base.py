@@ -21,3 +21,10 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def act(self, observation: str, info: Mapping[str, Any]) -> str:
         """Return the next action given the latest observation."""
+
+    def describe(self) -> dict[str, Any]:
+        """What decides this agent's behaviour besides the model (prompt format, window); hashed into ``prompt_hash``.
+
+        The default names the class; agents with a prompt format should return it.
+        """
+        return {"agent": f"{type(self).__module__}.{type(self).__qualname__}"}

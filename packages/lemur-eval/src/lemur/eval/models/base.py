@@ -49,6 +49,22 @@ class GenerationRequest:
         """A JSON-ready form, canonical for cache keys."""
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        """Rebuild a request from :meth:`to_dict`'s form (lists accepted for tuples).
+
+        Raises:
+            TypeError: An unknown key, or a message that is not ``{"role", "content"}``.
+            ValueError: Neither or both of ``messages`` and ``prompt``.
+        """
+        fields = dict(data)
+        messages = fields.get("messages")
+        if messages is not None:
+            fields["messages"] = tuple(Message(**message) for message in messages)
+        if "stop" in fields:
+            fields["stop"] = tuple(fields["stop"])
+        return cls(**fields)
+
 
 @dataclasses.dataclass(frozen=True)
 class LoglikelihoodRequest:
