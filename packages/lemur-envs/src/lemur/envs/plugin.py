@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lemur.core import hookimpl
-from lemur.core.components import Kind
+from lemur.core.components import ComponentSpec, Kind
 
 
 @click.group("envs")
@@ -24,6 +24,27 @@ def list_envs() -> None:
     for provided in registry:
         steps = provided.spec.options.get("max_episode_steps")
         click.echo(f"{provided.spec.name:<36} max_episode_steps={steps}  ({provided.distribution})")
+
+
+@envs_group.command("sandbox-check")
+@click.option("--backend", "backend_name", default="local", show_default=True, help="Sandbox backend to check.")
+@click.option("--check", "check_names", multiple=True, help="Run only this check (repeatable).")
+def sandbox_check(backend_name: str, check_names: tuple[str, ...]) -> None:
+    """Run the sandbox conformance suite against a backend and print pass/fail per check."""
+    from lemur.envs.sandbox.commands import sandbox_check_command
+
+    sandbox_check_command(backend_name, check_names)
+
+
+@hookimpl
+def lemur_sandboxes() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            "local",
+            "lemur.envs.sandbox.local:LocalBackend",
+            "bubblewrap sandbox: namespaces and rlimits, no daemon (the default)",
+        ),
+    ]
 
 
 @hookimpl

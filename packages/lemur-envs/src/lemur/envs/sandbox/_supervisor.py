@@ -1,0 +1,278 @@
+"""The in-sandbox supervisor of the ``local`` backend (runs inside the session's bubblewrap).
+
+This file is executed as ``python3 -I -S -c <this source> <config json> <socket fd>`` by the
+sandbox's own (system) Python, so it uses the standard library only and never imports
+``lemur``. It owns the session's writable areas and starts every command in a nested
+bubblewrap with its own PID namespace, so killing that bubblewrap kills the command's whole
+process tree, daemonized children included, and nothing a command does can reach the
+supervisor.
+
+Protocol: one JSON object per ``SOCK_SEQPACKET`` message, file descriptors attached with
+``SCM_RIGHTS``. Requests carry an ``id``; replies echo it.
+
+- ``spawn`` (fds: stdin, stdout, stderr; fields argv, cwd, env, cpu) -> ``exit`` with ``code``
+  (``128 + N`` for signal N) once the command ended, or ``error`` if it could not start.
+- ``kill`` (field target: the spawn id) -> nothing; the command's tree is killed.
+- ``snapshot`` / ``reset`` -> ``done``; ``changes`` (fd: a pipe to write the JSON list to) -> ``done``.
+"""
+
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+
+MAX_MESSAGE = 1 << 20
+MAX_FDS = 4
+
+
+class Supervisor:
+    """Serve requests from the host until the control socket closes."""
+
+    def __init__(self, config, sock):
+        self.config = config
+        self.sock = sock
+        self.children = {}  # spawn id -> Popen of the nested bubblewrap
+        self.rw_root = config["rw_root"]
+        self.snap_root = config["snap_root"]
+        # (sandbox path, directory holding its contents inside the supervisor's view)
+        self.areas = [(area["path"], area["name"]) for area in config["areas"]]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def serve(self):
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ, "sock")
+        selector.register(wake_read, selectors.EVENT_READ, "wake")
+        for name in ("work", "tmp"):
+            os.makedirs(os.path.join(self.rw_root, name), exist_ok=True)
+        os.chmod(os.path.join(self.rw_root, "tmp"), 0o1777)
+        self.send({"op": "ready"})
+        while True:
+            for key, _ in selector.select():
+                if key.data == "wake":
+                    os.read(wake_read, 4096)
+                    self.reap()
+                elif not self.handle_message():
+                    self.kill_all()
+                    return
+
+    def handle_message(self):
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, MAX_FDS)
+        except ConnectionResetError:
+            return False
+        if not data:
+            return False
+        request = json.loads(data)
+        handler = getattr(self, "op_" + request["op"])
+        try:
+            handler(request, fds)
+        except Exception as error:  # noqa: BLE001 - report to the host instead of dying
+            self.send({"op": "error", "id": request.get("id"), "error": f"{type(error).__name__}: {error}"})
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        return True
+
+    def send(self, message):
+        self.sock.send(json.dumps(message).encode())
+
+    # -- commands ----------------------------------------------------------------------------
+    def nested_argv(self, cwd, argv):
+        args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--die-with-parent", "--new-session"]
+        args += ["--bind", "/", "/", "--tmpfs", "/.lemur"]
+        for path, name in self.areas:
+            args += ["--bind", os.path.join(self.rw_root, name), path]
+        args += ["--proc", "/proc", "--dev", "/dev", "--chdir", cwd, "--"]
+        return args + list(argv)
+
+    def op_spawn(self, request, fds):
+        limits = self.config["limits"]
+        cpu = int(request.get("cpu") or limits["cpu_seconds"])
+
+        def apply_limits():
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"], limits["file_size_bytes"]))
+            # bubblewrap's monitor and init count too.
+            nproc = limits["processes"] + 2
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        try:
+            child = subprocess.Popen(
+                self.nested_argv(request["cwd"], request["argv"]),
+                stdin=fds[0],
+                stdout=fds[1],
+                stderr=fds[2],
+                env=request["env"],
+                preexec_fn=apply_limits,
+                close_fds=True,
+            )
+        except OSError as error:
+            self.send({"op": "exit", "id": request["id"], "code": 127, "error": str(error)})
+            return
+        self.children[request["id"]] = child
+
+    def op_kill(self, request, _fds):
+        child = self.children.get(request["target"])
+        if child is not None and child.returncode is None:
+            child.kill()
+
+    def reap(self):
+        for spawn_id, child in list(self.children.items()):
+            code = child.poll()
+            if code is not None:
+                del self.children[spawn_id]
+                self.send({"op": "exit", "id": spawn_id, "code": 128 - code if code < 0 else code})
+
+    def kill_all(self):
+        for child in self.children.values():
+            if child.returncode is None:
+                child.kill()
+        for spawn_id, child in list(self.children.items()):
+            code = child.wait()
+            self.send_quietly({"op": "exit", "id": spawn_id, "code": 128 - code if code < 0 else code})
+        self.children.clear()
+
+    def send_quietly(self, message):
+        try:
+            self.send(message)
+        except OSError:
+            pass
+
+    # -- file system state -------------------------------------------------------------------
+    def op_snapshot(self, request, _fds):
+        for _path, name in self.areas:
+            target = os.path.join(self.snap_root, name)
+            if os.path.lexists(target):
+                remove_tree(target)
+            shutil.copytree(os.path.join(self.rw_root, name), target, symlinks=True)
+        self.send({"op": "done", "id": request["id"]})
+
+    def op_reset(self, request, _fds):
+        self.kill_all()
+        for _path, name in self.areas:
+            live = os.path.join(self.rw_root, name)
+            make_removable(live)
+            for entry in os.listdir(live):
+                remove_tree(os.path.join(live, entry))
+            source = os.path.join(self.snap_root, name)
+            for entry in os.listdir(source):
+                copy_entry(os.path.join(source, entry), os.path.join(live, entry))
+            shutil.copystat(source, live)
+        self.send({"op": "done", "id": request["id"]})
+
+    def op_changes(self, request, fds):
+        changes = []
+        for path, name in self.areas:
+            diff_trees(os.path.join(self.snap_root, name), os.path.join(self.rw_root, name), path, changes)
+        changes.sort()
+        with os.fdopen(os.dup(fds[0]), "w") as out:
+            json.dump(changes, out)
+        self.send({"op": "done", "id": request["id"]})
+
+
+def make_removable(path):
+    """Give the owner full access to every directory below ``path`` (commands may chmod them away)."""
+    os.chmod(path, 0o700 | stat.S_IMODE(os.lstat(path).st_mode))
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                os.chmod(full, 0o700 | stat.S_IMODE(os.lstat(full).st_mode))
+
+
+def remove_tree(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        make_removable(path)
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def copy_entry(source, target):
+    if os.path.isdir(source) and not os.path.islink(source):
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def same_file(old, new, old_stat, new_stat):
+    if stat.S_IFMT(old_stat.st_mode) != stat.S_IFMT(new_stat.st_mode):
+        return False
+    if stat.S_ISLNK(old_stat.st_mode):
+        return os.readlink(old) == os.readlink(new)
+    if stat.S_ISDIR(old_stat.st_mode):
+        return True
+    if old_stat.st_size != new_stat.st_size or stat.S_IMODE(old_stat.st_mode) != stat.S_IMODE(new_stat.st_mode):
+        return False
+    if old_stat.st_mtime_ns == new_stat.st_mtime_ns:
+        return True
+    try:
+        with open(old, "rb") as a, open(new, "rb") as b:
+            while True:
+                chunk_a, chunk_b = a.read(1 << 16), b.read(1 << 16)
+                if chunk_a != chunk_b:
+                    return False
+                if not chunk_a:
+                    return True
+    except OSError:
+        return False
+
+
+def list_dir(path):
+    try:
+        return {entry.name: entry.stat(follow_symlinks=False) for entry in os.scandir(path)}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except PermissionError:
+        make_removable(path)
+        return {entry.name: entry.stat(follow_symlinks=False) for entry in os.scandir(path)}
+
+
+def diff_trees(old_root, new_root, shown_root, changes):
+    """Append ``[path, kind]`` for every entry that differs between the two trees."""
+    old_entries, new_entries = list_dir(old_root), list_dir(new_root)
+    for name in sorted(old_entries.keys() | new_entries.keys()):
+        old, new = os.path.join(old_root, name), os.path.join(new_root, name)
+        shown = shown_root.rstrip("/") + "/" + name
+        old_stat, new_stat = old_entries.get(name), new_entries.get(name)
+        if new_stat is None:
+            changes.append([shown, "deleted"])
+            if stat.S_ISDIR(old_stat.st_mode):
+                diff_trees(old, "/nonexistent/", shown, changes)
+        elif old_stat is None:
+            changes.append([shown, "added"])
+            if stat.S_ISDIR(new_stat.st_mode):
+                diff_trees("/nonexistent/", new, shown, changes)
+        elif not same_file(old, new, old_stat, new_stat):
+            if stat.S_IFMT(old_stat.st_mode) != stat.S_IFMT(new_stat.st_mode):
+                changes.append([shown, "deleted"])
+                changes.append([shown, "added"])
+            else:
+                changes.append([shown, "modified"])
+        elif stat.S_ISDIR(new_stat.st_mode):
+            diff_trees(old, new, shown, changes)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    sock = socket.socket(fileno=int(sys.argv[2]))
+    Supervisor(config, sock).serve()
+
+
+if __name__ == "__main__":
+    main()

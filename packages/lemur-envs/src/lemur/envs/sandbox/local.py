@@ -1,0 +1,529 @@
+"""The ``local`` sandbox backend: bubblewrap, no daemon (the embedded default).
+
+Layout of one session (see ``_supervisor.py`` for the inside):
+
+- One **holder** bubblewrap per session, with its own user, PID, network (loopback only), IPC
+  and UTS namespaces. It sees the host's system directories read-only (``/usr``, ``/bin``,
+  ``/lib*``, a handful of ``/etc`` files) and the spec's mounts, nothing else of the host. Two
+  size-limited tmpfs hold the writable areas (the work dir and ``/tmp``, ``disk_bytes`` in all)
+  and the snapshot taken after setup. Its process is the stdlib **supervisor**.
+- Every command runs in a **nested** bubblewrap started by the supervisor, with its own PID
+  namespace, so a timeout kills the whole tree by killing that bubblewrap, and a command
+  cannot see or signal the supervisor or other commands. Resource limits are rlimits: CPU
+  seconds, address space (memory), processes (RLIMIT_NPROC, counted per command's user
+  namespace), file size; output and wall time are enforced here.
+- When the host runs as root, the sandbox runs as ``nobody`` (65534): root is exempt from
+  RLIMIT_NPROC, and nobody cannot read root's files even if one were bound in.
+
+Known limits: memory is bounded per process (RLIMIT_AS), not per sandbox; a command's
+leftover background processes are killed when it exits (use an interactive shell for
+long-lived servers).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lemur.envs.sandbox.base import (
+    ExecResult,
+    FileChange,
+    InteractiveSession,
+    SandboxBackend,
+    SandboxError,
+    SandboxSpec,
+    SandboxUnavailableError,
+    Session,
+)
+from lemur.envs.sandbox.capture import Pumped, classify_limit, drain, pump
+from lemur.envs.sandbox.interactive import Channel, InterpreterSession, PythonDialect, ShellDialect
+
+#: Host uid the sandbox runs as when the host process is root.
+NOBODY = 65534
+#: Seconds the holder may take to start and report ready.
+START_SECONDS = 30.0
+#: Seconds to wait for a killed command's exit report.
+KILL_SECONDS = 10.0
+_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_ETC_ENTRIES = (
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "nsswitch.conf",
+    "ssl",
+    "ca-certificates",
+    "mime.types",
+    "terminfo",
+    "inputrc",
+    "protocols",
+    "services",
+    "python3",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+)
+_SUPERVISOR_SOURCE = Path(__file__).with_name("_supervisor.py").read_text()
+_RW_ROOT, _SNAP_ROOT = "/.lemur/rw", "/.lemur/snap"
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> str | None:
+    """Return why bubblewrap cannot sandbox here, or ``None`` when it can (checked once per process)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed; install it with `apt-get install bubblewrap`"
+    if not Path("/usr/bin/python3").exists():
+        return "the local sandbox needs the system Python at /usr/bin/python3 (`apt-get install python3`)"
+    argv = [bwrap, "--unshare-all", "--die-with-parent", *_system_args(), "--proc", "/proc", "--dev", "/dev"]
+    argv += ["--tmpfs", "/tmp", "/usr/bin/python3", "-S", "-c", "pass"]
+    try:
+        probe = subprocess.run(argv, capture_output=True, text=True, timeout=30, **_drop_privileges())
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap failed to start: {error}"
+    if probe.returncode != 0:
+        return (
+            f"bubblewrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}); "
+            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+        )
+    return None
+
+
+def _drop_privileges() -> dict[str, object]:
+    """Popen arguments that make the sandbox run as nobody when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+
+
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for name in _SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+class LocalBackend(SandboxBackend):
+    """Sandboxes on bubblewrap: namespaces and rlimits, no daemon, a session opens in ~50 ms."""
+
+    name = "local"
+    #: Conformance checks this backend is known to fail, with the reason.
+    known_failures: Mapping[str, str] = {}
+
+    def check_available(self) -> None:
+        """Return if bubblewrap can sandbox here.
+
+        Raises:
+            SandboxUnavailableError: bwrap is missing, or user namespaces are disabled.
+        """
+        reason = _probe()
+        if reason is not None:
+            raise SandboxUnavailableError(f"local sandbox backend unavailable: {reason}")
+
+    def open(self, spec: SandboxSpec) -> LocalSession:
+        """Open a session as ``spec`` describes: start the holder, run setup, take the snapshot.
+
+        Raises:
+            SandboxUnavailableError: bubblewrap cannot run here.
+            SandboxError: The spec is invalid, or setup failed (the message has its output).
+        """
+        self.check_available()
+        return LocalSession(spec)
+
+
+class _Pending:
+    """A request waiting for the supervisor's reply."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reply: dict[str, object] = {}
+
+
+class LocalSession(Session):
+    """An open bubblewrap sandbox; see the module docstring for its layout."""
+
+    def __init__(self, spec: SandboxSpec) -> None:
+        self.spec = spec
+        self.limits = spec.limits
+        self._validate(spec)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._broken: str | None = None
+        self._interactive: list[InterpreterSession] = []
+        self._etc_dir = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
+        host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._sock = host_sock
+        try:
+            self._holder = subprocess.Popen(
+                self._holder_argv(inner_sock.fileno()),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(inner_sock.fileno(),),
+                env=self._base_env(),
+                **_drop_privileges(),
+            )
+        finally:
+            inner_sock.close()
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_replies, name="lemur-sandbox-reader", daemon=True)
+        self._reader.start()
+        if not self._ready.wait(START_SECONDS) or self._broken:
+            error = self._holder_error()
+            self.close()
+            raise SandboxError(f"local sandbox did not start: {error}")
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- construction --------------------------------------------------------------------------
+    @staticmethod
+    def _validate(spec: SandboxSpec) -> None:
+        if not spec.workdir.startswith("/") or spec.workdir in ("/", "/tmp") or spec.workdir.startswith("/.lemur"):
+            raise SandboxError(f"sandbox spec: workdir {spec.workdir!r} must be an absolute path other than / and /tmp")
+        if spec.image is not None and not Path(spec.image, "usr/bin/python3").exists():
+            raise SandboxError(
+                f"sandbox spec: image {spec.image!r} must be a root file system directory "
+                "with usr/bin/python3 and usr/bin/bwrap"
+            )
+        for mount in spec.mounts:
+            if not Path(mount.source).exists():
+                raise SandboxError(f"sandbox spec: mount source {str(mount.source)!r} does not exist")
+            if not mount.target.startswith("/") or mount.target.startswith("/.lemur"):
+                raise SandboxError(f"sandbox spec: mount target {mount.target!r} must be an absolute path")
+
+    def _write_etc(self) -> list[str]:
+        uid = NOBODY if os.geteuid() == 0 else os.getuid()
+        gid = NOBODY if os.geteuid() == 0 else os.getgid()
+        workdir = self.spec.workdir
+        files = {
+            "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{workdir}:/bin/bash\n"
+            if uid != 0
+            else f"root:x:0:0:root:{workdir}:/bin/bash\n",
+            "group": f"root:x:0:\nsandbox:x:{gid}:\n",
+            "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+            "hostname": "sandbox\n",
+        }
+        self._etc_dir.chmod(0o755)
+        args = []
+        for name, text in files.items():
+            path = self._etc_dir / name
+            path.write_text(text)
+            path.chmod(0o644)
+            args += ["--ro-bind", str(path), f"/etc/{name}"]
+        return args
+
+    def _holder_argv(self, fd: int) -> list[str]:
+        spec, limits = self.spec, self.limits
+        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", "sandbox"]
+        if spec.network:
+            args.append("--share-net")
+        if spec.image is not None:
+            args += ["--ro-bind", str(spec.image), "/"]
+        else:
+            args += _system_args()
+            for name in _ETC_ENTRIES:
+                if Path("/etc", name).exists():
+                    args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+            if spec.network and Path("/etc/resolv.conf").exists():
+                args += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+            args += self._write_etc()
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
+        args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
+        args += ["--dir", "/tmp", "--dir", spec.workdir]
+        for mount in spec.mounts:
+            args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
+        config = {
+            "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
+            "rw_root": _RW_ROOT,
+            "snap_root": _SNAP_ROOT,
+            "areas": [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}],
+            "limits": {
+                "cpu_seconds": limits.cpu_seconds,
+                "memory_bytes": limits.memory_bytes,
+                "file_size_bytes": limits.file_size_bytes,
+                "processes": limits.processes,
+            },
+        }
+        args += ["--chdir", "/", "/usr/bin/python3", "-I", "-S", "-c", _SUPERVISOR_SOURCE, json.dumps(config), str(fd)]
+        return args
+
+    def _base_env(self) -> dict[str, str]:
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": self.spec.workdir,
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp",
+            "USER": "sandbox",
+        }
+
+    def _setup(self) -> None:
+        for command in self.spec.setup:
+            result = self.exec(command, timeout=max(self.limits.wall_seconds, 60.0))
+            if not result.ok:
+                raise SandboxError(
+                    f"sandbox setup command {command!r} failed (exit {result.exit_code}"
+                    f"{', timed out' if result.timed_out else ''}): {(result.stderr or result.stdout).strip()[-500:]}"
+                )
+        self._request({"op": "snapshot"})
+
+    def _holder_error(self) -> str:
+        if self._holder.poll() is None:
+            return self._broken or "no answer from the supervisor"
+        stderr = self._holder.stderr.read().decode(errors="replace").strip() if self._holder.stderr else ""
+        return stderr[-500:] or f"bubblewrap exited with status {self._holder.returncode}"
+
+    # -- control channel -----------------------------------------------------------------------
+    def _read_replies(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(1 << 20)
+            except OSError:
+                data = b""
+            if not data:
+                self._broken = self._broken or "the sandbox's supervisor exited"
+                self._ready.set()
+                with self._lock:
+                    waiting, self._pending = list(self._pending.values()), {}
+                for pending in waiting:
+                    pending.reply = {"op": "error", "error": self._broken}
+                    pending.event.set()
+                return
+            message = json.loads(data)
+            if message["op"] == "ready":
+                self._ready.set()
+                continue
+            with self._lock:
+                pending = self._pending.pop(message.get("id"), None)
+            if pending is not None:
+                pending.reply = message
+                pending.event.set()
+
+    def _send(self, message: dict[str, object], fds: Sequence[int] = ()) -> _Pending | None:
+        """Send one request; return its pending reply when it has an ``id``."""
+        if self._closed:
+            raise SandboxError("the sandbox session is closed")
+        if self._broken:
+            raise SandboxError(f"the sandbox session is broken: {self._broken}")
+        pending = None
+        if "id" in message:
+            pending = _Pending()
+            with self._lock:
+                self._pending[message["id"]] = pending  # type: ignore[index]
+        try:
+            socket.send_fds(self._sock, [json.dumps(message).encode()], list(fds))
+        except OSError as error:
+            raise SandboxError(f"the sandbox session is broken: {error}") from error
+        return pending
+
+    def _request(self, message: dict[str, object], fds: Sequence[int] = (), timeout: float = 300.0) -> dict:
+        pending = self._send({**message, "id": next(self._ids)}, fds)
+        assert pending is not None
+        if not pending.event.wait(timeout):
+            raise SandboxError(f"the sandbox did not answer {message['op']!r} within {timeout:.0f} s")
+        if pending.reply.get("op") == "error":
+            raise SandboxError(f"sandbox {message['op']} failed: {pending.reply.get('error')}")
+        return pending.reply
+
+    def _spawn(self, argv: Sequence[str], cwd: str, env: Mapping[str, str], fds: Sequence[int]) -> tuple[int, _Pending]:
+        spawn_id = next(self._ids)
+        full_env = {**self._base_env(), **self.spec.env, **env}
+        message = {"op": "spawn", "id": spawn_id, "argv": list(argv), "cwd": cwd, "env": full_env}
+        pending = self._send(message, fds)
+        assert pending is not None
+        return spawn_id, pending
+
+    def _kill(self, spawn_id: int) -> None:
+        try:
+            self._send({"op": "kill", "target": spawn_id})
+        except SandboxError:
+            pass
+
+    # -- Session API ---------------------------------------------------------------------------
+    def exec(
+        self,
+        command: str | Sequence[str],
+        timeout: float | None = None,
+        stdin: str | bytes | None = None,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run a command in a fresh PID namespace of this sandbox (see :meth:`Session.exec`).
+
+        Raises:
+            SandboxError: The session is closed or broken.
+        """
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        timeout = self.limits.wall_seconds if timeout is None else timeout
+        data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+        began = time.monotonic()
+        pumped, exit_code, timed_out, error = self._run(
+            argv, timeout, data, cwd or self.spec.workdir, env or {}, self.limits.output_bytes
+        )
+        stdout = pumped.stdout.decode("utf-8", "replace")
+        stderr = pumped.stderr.decode("utf-8", "replace") + (f"{error}\n" if error else "")
+        return ExecResult(
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            timed_out=timed_out,
+            truncated=pumped.truncated,
+            seconds=time.monotonic() - began,
+            limit=classify_limit(exit_code, stderr, timed_out, pumped.truncated, pumped.flooded),
+        )
+
+    def _run(
+        self, argv: Sequence[str], timeout: float, data: bytes, cwd: str, env: Mapping[str, str], keep: int
+    ) -> tuple[Pumped, int, bool, str]:
+        """Run ``argv`` to completion; return its output, exit code, whether it timed out, and a start error."""
+        began = time.monotonic()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            spawn_id, pending = self._spawn(argv, cwd, env, (in_r, out_w, err_w))
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        try:
+            pumped = pump(out_r, err_r, in_w, data, began + timeout, keep)
+            timed_out = pumped.deadline_hit
+            if not timed_out and not pumped.flooded:
+                timed_out = not pending.event.wait(max(0.0, began + timeout - time.monotonic()))
+            if timed_out or pumped.flooded:
+                self._kill(spawn_id)
+            if not pending.event.wait(KILL_SECONDS):
+                raise SandboxError(f"the sandbox did not stop command {list(argv[:3])!r} within {KILL_SECONDS:.0f} s")
+            if timed_out or pumped.flooded:
+                drain((out_r, err_r), 1.0)
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+        reply = pending.reply
+        if reply.get("op") == "error":
+            raise SandboxError(f"sandbox command failed to run: {reply.get('error')}")
+        return pumped, int(reply["code"]), timed_out, str(reply.get("error") or "")  # type: ignore[arg-type]
+
+    def write_file(self, path: str, data: str | bytes) -> None:
+        """Create or replace the file at ``path`` (parents are created).
+
+        Raises:
+            SandboxError: The file could not be written (read-only place, disk full, closed session).
+        """
+        script = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
+        result = self.exec(["/bin/sh", "-c", script, "sh", path], stdin=data, timeout=max(self.limits.wall_seconds, 60))
+        if not result.ok:
+            raise SandboxError(f"cannot write {path!r} in the sandbox: {result.stderr.strip()}")
+
+    def read_file(self, path: str) -> bytes:
+        """Return the content of the file at ``path`` (at most ``limits.file_size_bytes``).
+
+        Raises:
+            FileNotFoundError: No such file.
+            SandboxError: It cannot be read (a directory, no permission, closed session).
+        """
+        script = 'test -e "$1" || exit 44; exec cat -- "$1"'
+        pumped, exit_code, timed_out, error = self._run(
+            ["/bin/sh", "-c", script, "sh", path], 60.0, b"", self.spec.workdir, {}, self.limits.file_size_bytes
+        )
+        if exit_code == 44:
+            raise FileNotFoundError(path)
+        if exit_code != 0 or timed_out or pumped.truncated:
+            reason = pumped.stderr.decode(errors="replace").strip() or error or f"exit status {exit_code}"
+            raise SandboxError(f"cannot read {path!r} in the sandbox: {reason}")
+        return pumped.stdout
+
+    def reset(self) -> None:
+        """Kill every process (interactive ones too) and restore the file system to right after setup."""
+        for interpreter in self._interactive:
+            interpreter.close()
+        self._interactive.clear()
+        self._request({"op": "reset"})
+
+    def changes(self) -> list[FileChange]:
+        """The paths under the work dir and ``/tmp`` that differ from the prepared state, sorted by path."""
+        read_end, write_end = os.pipe()
+        try:
+            pending = self._send({"op": "changes", "id": next(self._ids)}, (write_end,))
+        finally:
+            os.close(write_end)
+        with os.fdopen(read_end, "rb") as reply_pipe:
+            data = reply_pipe.read()
+        assert pending is not None
+        pending.event.wait(60)
+        if pending.reply.get("op") == "error":
+            raise SandboxError(f"sandbox changes failed: {pending.reply.get('error')}")
+        return [FileChange(path, kind) for path, kind in json.loads(data or b"[]")]
+
+    def _start_interpreter(self, argv: Sequence[str]) -> Channel:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            spawn_id, _pending = self._spawn(argv, self.spec.workdir, {}, (in_r, out_w, err_w))
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        return Channel(stdin=in_w, stdout=out_r, stderr=err_r, kill=functools.partial(self._kill, spawn_id))
+
+    def shell(self) -> InteractiveSession:
+        """Start a persistent ``bash`` that keeps cwd and variables across ``run`` calls."""
+        session = InterpreterSession(
+            self._start_interpreter, ShellDialect(), self.limits.output_bytes, self.limits.wall_seconds
+        )
+        self._interactive.append(session)
+        return session
+
+    def python(self) -> InteractiveSession:
+        """Start a persistent Python REPL (the sandbox's ``python3``) that keeps its globals."""
+        session = InterpreterSession(
+            self._start_interpreter, PythonDialect(), self.limits.output_bytes, self.limits.wall_seconds
+        )
+        self._interactive.append(session)
+        return session
+
+    def close(self) -> None:
+        """Kill everything and remove the sandbox; closing twice is harmless."""
+        if self._closed:
+            return
+        for interpreter in self._interactive:
+            interpreter.close()
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        try:
+            self._holder.wait(KILL_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._holder.send_signal(signal.SIGKILL)
+            self._holder.wait()
+        if self._holder.stderr is not None:
+            self._holder.stderr.close()
+        shutil.rmtree(self._etc_dir, ignore_errors=True)
