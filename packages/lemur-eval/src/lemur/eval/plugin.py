@@ -6,6 +6,7 @@ import click
 
 from lemur.core import hookimpl
 from lemur.core.components import ComponentSpec
+from lemur.eval.reports.command import report_command
 from lemur.eval.run_command import run_command
 
 
@@ -29,6 +30,7 @@ def list_benchmarks() -> None:
         click.echo(f"{spec.name:<20} {spec.category:<6} {spec.metric:<12} v{spec.version:<6} {setting}")
 
 
+eval_group.add_command(report_command)
 eval_group.add_command(run_command)
 
 
