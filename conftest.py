@@ -40,7 +40,7 @@ def run_lemur() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real benchmark data beside the repository (``../shared/data``); skips when absent."""
     if not SHARED_DATA.is_dir():

@@ -5,12 +5,8 @@ from lemur.eval.benchmarks.bbh import BBH, answer_only_prompt, extract_lemur
 
 
 @pytest.fixture(scope="module")
-def benchmark():
-    from conftest import SHARED_DATA
-
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data not found at {SHARED_DATA}")
-    bench = BBH(data_dir=SHARED_DATA)
+def benchmark(shared_data):
+    bench = BBH(data_dir=shared_data)
     return bench, list(bench.samples())
 
 

@@ -4,12 +4,8 @@ from lemur.eval.benchmarks.gsm8k import GSM8K, extract_flexible, extract_lemur, 
 
 
 @pytest.fixture(scope="module")
-def benchmark(request):
-    from conftest import SHARED_DATA
-
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data not found at {SHARED_DATA}")
-    bench = GSM8K(data_dir=SHARED_DATA)
+def benchmark(shared_data):
+    bench = GSM8K(data_dir=shared_data)
     return bench, list(bench.samples())
 
 

@@ -7,12 +7,8 @@ from lemur.eval.benchmarks.mmlu import MMLU, extract_letter, header
 
 
 @pytest.fixture(scope="module")
-def samples():
-    from conftest import SHARED_DATA
-
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data not found at {SHARED_DATA}")
-    return list(MMLU(data_dir=SHARED_DATA).samples())
+def samples(shared_data):
+    return list(MMLU(data_dir=shared_data).samples())
 
 
 def test_loads_14079_questions_of_57_subjects(samples):
