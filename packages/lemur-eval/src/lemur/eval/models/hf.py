@@ -1,0 +1,412 @@
+"""The ``hf`` model backend: a local Hugging Face Transformers causal LM.
+
+- Generation is batched with left padding; greedy unless a request sets ``temperature``.
+  Each row stops at EOS, at its own ``max_tokens``, or at the first of its stop strings
+  (the stop string is cut from the returned text).
+- Chat requests are rendered by a named template (:mod:`lemur.eval.models.templates`):
+  ``model`` (the tokenizer's own, the default) or ``chatml`` (Lemur-Chat's format, whose
+  ``<|im_end|>`` then also ends generation).
+- ``loglikelihood`` follows lm-evaluation-harness: trailing spaces of the context move into
+  the continuation, the context and the whole text are tokenized separately and the
+  continuation is ``whole[len(context):]``, so the split is exact; sequences longer than
+  ``max_length`` keep their last tokens.
+- :meth:`HFBackend.score_prompts` gives per-token log-probabilities with character offsets,
+  which ``lemur serve`` returns for OpenAI ``echo`` + ``logprobs`` requests.
+
+torch and transformers are imported when a backend is built, never at module import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lemur.core.errors import MissingDependencyError
+from lemur.eval.models.base import Generation, GenerationRequest, LoglikelihoodRequest, ModelBackend
+from lemur.eval.models.errors import ModelLoadError
+from lemur.eval.models.options import as_bool, as_choice, as_int
+from lemur.eval.models.stops import first_stop
+from lemur.eval.models.templates import CHATML_END, get_template
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+_DEFAULT_MAX_LENGTH = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredToken:
+    """One prompt token with its log-probability given the tokens before it."""
+
+    text: str  #: the token's text as the tokenizer decodes it alone
+    offset: int  #: character offset of the token's start in the prompt
+    logprob: float | None  #: natural log; None when nothing precedes it (no BOS) or it was truncated away
+
+
+class HFBackend(ModelBackend):
+    """A Transformers causal LM loaded from a local directory (or the Hugging Face cache).
+
+    Args:
+        model: Path of a model directory saved with ``save_pretrained`` (or a hub id already
+            in the local cache).
+        template: Chat template for ``messages`` requests: ``model`` or ``chatml``.
+        batch_size: Sequences per forward pass / ``generate`` call.
+        dtype: ``auto`` (the checkpoint's), ``float32``, ``bfloat16`` or ``float16``.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        max_length: Longest sequence the model sees, in tokens; default: the model's
+            ``max_position_embeddings``.
+        add_bos: Prefix prompts with the BOS token; ``auto`` does what the tokenizer does.
+        trust_remote_code: Allow model code shipped with the checkpoint.
+
+    Every option also accepts its string form (``batch_size="8"``), as model specs pass them.
+
+    Raises:
+        BackendOptionError: An option has a bad value.
+        ModelLoadError: The path does not exist or the model/tokenizer cannot be loaded.
+        UnknownTemplateError: ``template`` is not a known template name.
+        MissingDependencyError: torch or transformers is not installed.
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        template: str = "model",
+        batch_size: int | str = 8,
+        dtype: str = "auto",
+        device: str = "auto",
+        max_length: int | str | None = None,
+        add_bos: bool | str = "auto",
+        trust_remote_code: bool | str = False,
+    ) -> None:
+        self.template_name = template
+        self._render = get_template(template)
+        self.batch_size = as_int("hf", "batch_size", batch_size, minimum=1)
+        self.dtype = as_choice("hf", "dtype", dtype, DTYPES)
+        trust = as_bool("hf", "trust_remote_code", trust_remote_code)
+        torch, transformers = _import_frameworks()
+        self._torch = torch
+        self.device = _resolve_device(torch, device)
+        self.model_path = _resolve_model_path(model)
+        self.tokenizer, self.model = _load(transformers, torch, self.model_path, self.dtype, self.device, trust)
+        self.max_length = (
+            as_int("hf", "max_length", max_length, minimum=2)
+            if max_length is not None
+            else int(getattr(self.model.config, "max_position_embeddings", 0) or _DEFAULT_MAX_LENGTH)
+        )
+        tokenizer = self.tokenizer
+        bos = tokenizer.bos_token_id
+        if add_bos == "auto":
+            probe = tokenizer("a").input_ids
+            self.add_bos = bos is not None and bool(probe) and probe[0] == bos
+        else:
+            self.add_bos = as_bool("hf", "add_bos", add_bos) and bos is not None
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._eos_ids = _eos_ids(tokenizer, self.model, chatml=template == "chatml")
+        self._revision = getattr(self.model.config, "_commit_hash", None)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Model path and revision, dtype, template and BOS handling (batch size and device excluded)."""
+        return {
+            "backend": self.name,
+            "model": str(self.model_path),
+            "revision": self._revision,
+            "dtype": self.dtype,
+            "template": self.template_name,
+            "add_bos": self.add_bos,
+            "max_length": self.max_length,
+        }
+
+    # ----------------------------------------------------------------- prompts and tokens
+
+    def prompt_text(self, request: GenerationRequest) -> str:
+        """The exact text the model continues for ``request`` (the template applied to chat messages).
+
+        Raises:
+            TemplateError: The ``model`` template was asked for but the tokenizer has none.
+        """
+        if request.prompt is not None:
+            return request.prompt
+        return self._render(request.messages or (), self.tokenizer)
+
+    def _prefix(self, text: str) -> list[int]:
+        bos = self.tokenizer.bos_token
+        if self.add_bos and not (bos and text.startswith(bos)):
+            return [self.tokenizer.bos_token_id]
+        return []
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    # ------------------------------------------------------------------------ generate
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Generate one completion per request, in order (greedy when ``temperature`` is 0).
+
+        Requests are sorted by length and batched ``batch_size`` at a time (one temperature
+        per batch), left-padded; prompts longer than ``max_length - max_tokens`` keep their
+        last tokens. The returned text excludes the stop string, EOS and padding;
+        ``finish_reason`` is ``length`` only when ``max_tokens`` tokens were generated with
+        no stop.
+        """
+        encoded = []
+        for request in requests:
+            text = self.prompt_text(request)
+            encoded.append(self._prefix(text) + self._encode(text))
+        order = sorted(range(len(requests)), key=lambda i: (requests[i].temperature, -len(encoded[i])))
+        results: list[Generation | None] = [None] * len(requests)
+        for batch in _batches(order, self.batch_size, key=lambda i: requests[i].temperature):
+            outputs = self._generate_batch([encoded[i] for i in batch], [requests[i] for i in batch])
+            for index, output in zip(batch, outputs, strict=True):
+                results[index] = output
+        return [r for r in results if r is not None]
+
+    def _generate_batch(self, prompts: list[list[int]], requests: list[GenerationRequest]) -> list[Generation]:
+        torch = self._torch
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        max_new = max(r.max_tokens for r in requests)
+        keep = max(1, self.max_length - max_new)
+        prompts = [p[-keep:] for p in prompts]
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self._pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention[row, width - len(prompt) :] = 1
+        temperature = requests[0].temperature
+        config = GenerationConfig(
+            max_new_tokens=max_new,
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self._pad_id,
+            eos_token_id=self._eos_ids,
+        )
+        criteria = _RowStop(self.tokenizer, width, [r.stop for r in requests], [r.max_tokens for r in requests])
+        with torch.inference_mode():
+            output = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                generation_config=config,
+                stopping_criteria=StoppingCriteriaList([criteria]),
+            )
+        return [
+            self._finish(row[width:].tolist(), request) for row, request in zip(output.cpu(), requests, strict=True)
+        ]
+
+    def _finish(self, tokens: list[int], request: GenerationRequest) -> Generation:
+        ended = False
+        for position, token in enumerate(tokens):
+            if token in self._eos_ids:
+                tokens, ended = tokens[:position], True
+                break
+        tokens = tokens[: request.max_tokens]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        cut = first_stop(text, request.stop)
+        if cut is not None:
+            return Generation(text[:cut], "stop")
+        reason = "length" if not ended and len(tokens) >= request.max_tokens else "stop"
+        return Generation(text, reason)
+
+    # ------------------------------------------------------------------- loglikelihood
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
+        """Return ``log P(continuation | context)`` (natural log) per request, in order.
+
+        Trailing whitespace of the context is scored as part of the continuation. An empty
+        context is scored after BOS (or EOS when the tokenizer has no BOS). An empty
+        continuation scores 0.0.
+        """
+        sequences, lengths = [], []
+        for request in requests:
+            context, continuation = _move_trailing_space(request.context, request.continuation)
+            prefix = self._prefix(context + continuation)
+            context_ids = prefix + self._encode(context)
+            whole = prefix + self._encode(context + continuation)
+            if not context_ids:
+                start = self.tokenizer.bos_token_id
+                start = start if start is not None else self.tokenizer.eos_token_id
+                context_ids, whole = [start], [start, *whole]
+            sequences.append(whole)
+            lengths.append(len(whole) - len(context_ids))
+        scores = self._token_logprobs(sequences)
+        return [float(sum(row[len(row) - n :])) if n else 0.0 for row, n in zip(scores, lengths, strict=True)]
+
+    def score_prompts(self, prompts: Sequence[str]) -> list[list[ScoredToken]]:
+        """Per-token log-probabilities of each prompt, as OpenAI ``echo`` + ``logprobs`` returns them.
+
+        The BOS prefix (when used) is not listed; it only conditions the first token. Without
+        BOS the first token's ``logprob`` is None.
+        """
+        tokenized = []
+        for prompt in prompts:
+            encoding = self.tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+            tokenized.append((self._prefix(prompt), list(encoding.input_ids), [s for s, _ in encoding.offset_mapping]))
+        scores = self._token_logprobs([prefix + ids for prefix, ids, _ in tokenized])
+        results = []
+        for (prefix, ids, offsets), row in zip(tokenized, scores, strict=True):
+            # row[k] scores token k + 1 of prefix + ids; pad the front for tokens nothing precedes.
+            full = [None] * (len(prefix) + len(ids) - len(row)) + list(row)
+            logprobs = full[len(prefix) :]
+            results.append(
+                [
+                    ScoredToken(self.tokenizer.decode([token], clean_up_tokenization_spaces=False), offset, logprob)
+                    for token, offset, logprob in zip(ids, offsets, logprobs, strict=True)
+                ]
+            )
+        return results
+
+    def _token_logprobs(self, sequences: list[list[int]]) -> list[list[float]]:
+        """Per sequence, the log-probability of each token after the first (of the last ``max_length + 1``)."""
+        torch = self._torch
+        sequences = [s[-(self.max_length + 1) :] for s in sequences]
+        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+        results: list[list[float]] = [[] for _ in sequences]
+        for batch in _batches(order, self.batch_size):
+            rows = [sequences[i] for i in batch]
+            width = max(len(r) for r in rows) - 1
+            if width <= 0:
+                continue
+            input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+            attention = torch.zeros((len(rows), width), dtype=torch.long)
+            for row, tokens in enumerate(rows):
+                if len(tokens) > 1:
+                    input_ids[row, : len(tokens) - 1] = torch.tensor(tokens[:-1], dtype=torch.long)
+                    attention[row, : len(tokens) - 1] = 1
+            with torch.inference_mode():
+                logits = self.model(
+                    input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
+                ).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for row, (index, tokens) in enumerate(zip(batch, rows, strict=True)):
+                targets = torch.tensor(tokens[1:], dtype=torch.long)
+                picked = logprobs[row, : len(targets)].gather(-1, targets[:, None])[:, 0]
+                results[index] = picked.tolist()
+        return results
+
+    def close(self) -> None:
+        """Drop the model so its (GPU) memory can be freed."""
+        self.model = None
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+
+
+class _RowStop:
+    """A stopping criterion that ends each row at its own stop strings or ``max_tokens``."""
+
+    def __init__(self, tokenizer: Any, prompt_width: int, stops: list[tuple[str, ...]], max_tokens: list[int]) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.stops = stops
+        self.max_tokens = max_tokens
+        # A stop of n characters spans at most n tokens (+1 for a token that straddles its start).
+        self.window = [max((len(s) for s in row), default=0) + 1 for row in stops]
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        done = []
+        generated = input_ids[:, self.prompt_width :]
+        for row in range(generated.shape[0]):
+            if generated.shape[1] >= self.max_tokens[row]:
+                done.append(True)
+                continue
+            if not self.stops[row]:
+                done.append(False)
+                continue
+            tail = generated[row, -self.window[row] :].tolist()
+            text = self.tokenizer.decode(tail, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            done.append(any(stop in text for stop in self.stops[row]))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _batches(order: list[int], size: int, key: Any = None) -> Iterator[list[int]]:
+    """Split ``order`` into runs of at most ``size`` that share ``key(i)``."""
+    for _, group in itertools.groupby(order, key=key or (lambda _: None)):
+        items = list(group)
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+
+
+def _move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
+    """Move the context's trailing whitespace to the continuation, as lm-evaluation-harness does."""
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        return context[:-spaces], context[-spaces:] + continuation
+    return context, continuation
+
+
+def _import_frameworks() -> tuple[Any, Any]:
+    try:
+        import torch
+    except ModuleNotFoundError:
+        raise MissingDependencyError("the hf model backend", "torch", "lemur-eval[hf]") from None
+    try:
+        import transformers
+    except ModuleNotFoundError:
+        raise MissingDependencyError("the hf model backend", "transformers", "lemur-eval[hf]") from None
+    transformers.logging.set_verbosity_error()
+    return torch, transformers
+
+
+def _resolve_device(torch: Any, device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"hf backend: device={device!r} was asked for but CUDA is not available; use device=cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ModelLoadError(f"hf backend: device={device!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+    return device
+
+
+def _resolve_model_path(model: str) -> str:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"hf backend: {path} has no config.json; give a directory saved with save_pretrained")
+        return str(path)
+    if model.startswith(("/", ".", "~")) or model.count("/") != 1:
+        raise ModelLoadError(f"hf backend: model path {model} does not exist")
+    return model  # a hub id, looked up in the local Hugging Face cache only
+
+
+def _load(transformers: Any, torch: Any, path: str, dtype: str, device: str, trust: bool) -> tuple[Any, Any]:
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+    # transformers 4.56 renamed `torch_dtype` to `dtype`.
+    version = tuple(int(p) for p in transformers.__version__.split(".")[:2] if p.isdigit())
+    dtype_kwarg = "dtype" if version >= (4, 56) else "torch_dtype"
+    try:
+        # Lemur never downloads at run time: hub ids must already be in the local cache.
+        common = {"trust_remote_code": trust, "local_files_only": True}
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, **common, **{dtype_kwarg: torch_dtype})
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"hf backend: cannot load model {path!r}: {first}") from error
+    if dtype == "auto" and device == "cpu" and model.dtype == torch.float16:
+        model = model.float()  # float16 matmuls are slow or missing on CPUs
+    tokenizer.padding_side = "left"
+    model.to(device)
+    model.eval()
+    return tokenizer, model
+
+
+def _eos_ids(tokenizer: Any, model: Any, chatml: bool) -> list[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int))
+    if chatml:
+        end = tokenizer.convert_tokens_to_ids(CHATML_END)
+        if isinstance(end, int) and end != tokenizer.unk_token_id:
+            ids.add(end)
+    return sorted(ids)
