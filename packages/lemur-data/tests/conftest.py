@@ -34,3 +34,22 @@ def stdlib_sources() -> list[Path]:
     if len(files) < 50:
         pytest.skip("the Python standard library sources are not installed on this machine")
     return files
+
+
+def _load_realdata() -> object:
+    """Import ``realdata.py`` beside this file as ``lemur_data_test_realdata`` (tests use importlib mode)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("lemur_data_test_realdata", Path(__file__).with_name("realdata.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Real corpora for the sources and steps tests (stdlib code, enwiki excerpt, Debian info manuals).
+realdata = _load_realdata()
+stdlib_texts = realdata.stdlib_texts
+enwiki_articles = realdata.enwiki_articles
+info_manual_nodes = realdata.info_manual_nodes
