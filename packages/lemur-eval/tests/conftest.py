@@ -29,22 +29,23 @@ def eval_test_plugin(plugin_manager, monkeypatch):
 
 @pytest.fixture
 def eval_cli(tmp_path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``lemur`` with the runner-test plugin in a subprocess: ``eval_cli("eval", "run", ...)``."""
+    """Run ``lemur`` with the runner-test plugin in a subprocess in ``tmp_path``: ``eval_cli("eval", "run", ...)``.
+
+    The subprocess gets its own model-call cache under ``tmp_path``.
+    """
 
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, *cli_command(*args)], **cli_options(tmp_path), timeout=timeout)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+        env["LEMUR_CACHE_DIR"] = str(tmp_path / "lemur-cache")
+        env.pop("LEMUR_CONFIG", None)
+        return subprocess.run(
+            [sys.executable, str(TESTS / "_lemur_eval_cli.py"), *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
 
     return run
-
-
-def cli_command(*args: str) -> list[str]:
-    """The argv (after the interpreter) that runs the test CLI."""
-    return [str(TESTS / "_lemur_eval_cli.py"), *args]
-
-
-def cli_options(cwd: Path) -> dict:
-    """``subprocess`` keyword arguments for the test CLI: its PYTHONPATH, an isolated cache dir, text output."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    env["LEMUR_CACHE_DIR"] = str(cwd / "lemur-cache")
-    env.pop("LEMUR_CONFIG", None)
-    return {"env": env, "cwd": cwd, "capture_output": True, "text": True, "check": False}

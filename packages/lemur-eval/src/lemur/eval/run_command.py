@@ -34,6 +34,7 @@ def run_command(config_file: Path | None, resume: bool, no_cache: bool, no_progr
         lemur eval run --model replay:runs/x.jsonl --benchmarks gsm8k --limit 50 --out runs/y
     """
     from lemur.core.config import read_yaml_mapping, validate_config
+    from lemur.core.errors import ConfigError
     from lemur.eval.config import RunConfig
     from lemur.eval.runner import run
 
@@ -47,7 +48,7 @@ def run_command(config_file: Path | None, resume: bool, no_cache: bool, no_progr
     if config_file is None:
         missing = [f"--{key}" for key in ("model", "benchmarks", "out") if key not in overrides]
         if missing:
-            raise click.UsageError(f"missing {', '.join(missing)} (or give a CONFIG_FILE)")
+            raise ConfigError(f"lemur eval run: missing {', '.join(missing)} (or give a CONFIG_FILE)")
     config = validate_config(RunConfig, data, source, overrides)
     summary = run(config, resume=resume)
     for name, entry in summary["benchmarks"].items():
