@@ -69,6 +69,26 @@ def info_nodes(min_chars: int = 800, limit: int = 400) -> dict[str, str]:
     return nodes
 
 
+def gettext_documents(language: str, count: int = 20, per_document: int = 8) -> list[str]:
+    """Real translated UI strings from ``/usr/share/locale/<language>``, ``per_document`` strings per document."""
+    import gettext
+
+    strings: list[str] = []
+    for path in sorted(Path("/usr/share/locale", language, "LC_MESSAGES").glob("*.mo")):
+        try:
+            with open(path, "rb") as handle:
+                catalog = gettext.GNUTranslations(handle)._catalog
+        except (OSError, UnicodeDecodeError):
+            continue
+        strings += [value for key, value in sorted(catalog.items(), key=str) if key and isinstance(value, str)]
+        strings = [text for text in strings if len(text) > 40]
+        if len(strings) >= count * per_document:
+            break
+    if len(strings) < count * per_document:
+        pytest.skip(f"not enough '{language}' translations under /usr/share/locale")
+    return ["\n".join(strings[i * per_document : (i + 1) * per_document]) for i in range(count)]
+
+
 def edit_words(text: str, fraction: float, vocabulary: list[str], rng: random.Random) -> str:
     """``text`` with ``fraction`` of its whitespace-separated words replaced by words from ``vocabulary``.
 
