@@ -97,6 +97,12 @@ class ToyGuess(AgentBenchmark):
         super().__init__(data_dir)
         self.targets = tuple(targets)
 
+    def make_env(self):
+        # Ray workers build their plugin manager from entry points only, without this test plugin.
+        if self.env_id not in gymnasium.registry:
+            gymnasium.register(self.env_id, entry_point=f"{NAME}:HiddenNumberEnv", max_episode_steps=20)
+        return gymnasium.make(self.env_id)
+
     def samples(self):
         for target in self.targets:
             yield Sample(id=str(target), inputs={}, target=target)
