@@ -129,3 +129,36 @@ def test_rewriting_replaces_files_and_leaves_no_temporaries(two_runs: list[Path]
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert not [n for n in names if n.split("/")[-1].startswith(".")]
     assert "report.md" in names and "report.html" in names
+
+
+def _without_matplotlib(monkeypatch) -> None:
+    from lemur.core.errors import MissingDependencyError
+    from lemur.eval.reports import plots
+
+    def missing():
+        raise MissingDependencyError("PNG plots", "matplotlib", "lemur-eval[report]")
+
+    monkeypatch.setattr(plots, "_pyplot", missing)
+
+
+def test_without_matplotlib_the_report_says_plots_were_skipped(
+    two_runs: list[Path], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    _without_matplotlib(monkeypatch)
+    out = tmp_path / "o"
+    assert main(["eval", "report", *map(str, two_runs), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md"]
+    stdout = capsys.readouterr().out
+    assert "note: Plots skipped: PNG plots needs the package 'matplotlib'" in stdout
+    assert "pip install 'lemur-eval[report]'" in (out / "report.md").read_text(encoding="utf-8")
+    assert "Plots skipped" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_png_only_without_matplotlib_is_an_error(two_runs: list[Path], tmp_path: Path, capsys, monkeypatch) -> None:
+    _without_matplotlib(monkeypatch)
+    assert main(["eval", "report", str(two_runs[0]), "--out", str(tmp_path / "o"), "--format", "png"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "error: PNG plots needs the package 'matplotlib', which is not installed: pip install 'lemur-eval[report]'"
+    ]
+    assert not (tmp_path / "o").exists()

@@ -12,6 +12,7 @@ from lemur.core.components import ComponentSpec
 def lemur_data_sources() -> list[ComponentSpec]:
     return [
         ComponentSpec("jsonl", "lemur.data.sources.jsonl:JsonlSource", "JSON Lines files (.jsonl, .jsonl.gz)"),
+        ComponentSpec("text-files", "lemur.data.sources.text_files:TextFilesSource", "Text files, one document each"),
     ]
 
 
@@ -58,4 +59,8 @@ def head(source: str, options: tuple[str, ...], count: int) -> None:
 
 @hookimpl
 def lemur_cli_commands(cli: click.Group) -> None:
+    from lemur.data.commands import build_command, build_tokenizer_command, stats_command
+
+    for command in (build_command, stats_command, build_tokenizer_command):
+        data_group.add_command(command)
     cli.add_command(data_group)

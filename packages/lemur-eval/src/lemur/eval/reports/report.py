@@ -179,9 +179,13 @@ def _draw_plots(runs: Sequence[RunSummary], labels: Sequence[str], scores: Paper
     from lemur.eval.reports.plots import radar_png, success_by_turn_png
 
     drawn = []
+    # A run keeps the same color in every plot.
+    color = {label: f"C{index % 10}" for index, label in enumerate(labels)}
     axes, series = radar_series(runs, scores)
+    series = [(label, values) for label, values in series if any(v is not None for v in values)]
     if len(axes) >= 3:
-        drawn.append(Plot(name="capabilities_radar.png", title="Capability groups", png=radar_png(axes, series)))
+        png = radar_png(axes, series, [color[label] for label, _ in series])
+        drawn.append(Plot(name="capabilities_radar.png", title="Capability groups", png=png))
     else:
         notes.append(
             f"No radar chart: it needs scores for at least 3 capability groups, these runs have {len(axes)}"
@@ -203,7 +207,7 @@ def _draw_plots(runs: Sequence[RunSummary], labels: Sequence[str], scores: Paper
             Plot(
                 name=f"success_by_turn_{name}.png",
                 title=f"{title}: success rate by interaction turn",
-                png=success_by_turn_png(title, lines),
+                png=success_by_turn_png(title, lines, [color[label] for label, _ in lines]),
             )
         )
     return drawn
