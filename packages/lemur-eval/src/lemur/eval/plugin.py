@@ -36,13 +36,28 @@ eval_group.add_command(run_command)
 
 @hookimpl
 def lemur_cli_commands(cli: click.Group) -> None:
+    from lemur.eval.serve import serve_command
+
     cli.add_command(eval_group)
+    cli.add_command(serve_command)
 
 
 @hookimpl
 def lemur_model_backends() -> list[ComponentSpec]:
     return [
         ComponentSpec("replay", "lemur.eval.models.replay:ReplayBackend", "answers from recorded generations (JSONL)"),
+        ComponentSpec(
+            "openai",
+            "lemur.eval.models.openai:OpenAIBackend",
+            "any OpenAI-compatible server (vLLM, TGI, llama.cpp, OpenAI, lemur serve)",
+            extra="lemur-eval[openai]",
+        ),
+        ComponentSpec(
+            "hf",
+            "lemur.eval.models.hf:HFBackend",
+            "a local Transformers causal LM (batched, chat templates incl. chatml)",
+            extra="lemur-eval[hf]",
+        ),
     ]
 
 

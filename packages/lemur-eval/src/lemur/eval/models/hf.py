@@ -87,10 +87,10 @@ class HFBackend(ModelBackend):
         self.batch_size = as_int("hf", "batch_size", batch_size, minimum=1)
         self.dtype = as_choice("hf", "dtype", dtype, DTYPES)
         trust = as_bool("hf", "trust_remote_code", trust_remote_code)
+        self.model_path = _resolve_model_path(model)
         torch, transformers = _import_frameworks()
         self._torch = torch
         self.device = _resolve_device(torch, device)
-        self.model_path = _resolve_model_path(model)
         self.tokenizer, self.model = _load(transformers, torch, self.model_path, self.dtype, self.device, trust)
         self.max_length = (
             as_int("hf", "max_length", max_length, minimum=2)

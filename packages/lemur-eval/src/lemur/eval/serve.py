@@ -1,0 +1,333 @@
+"""``lemur serve``: an OpenAI-compatible HTTP server over any model backend.
+
+Agent frameworks and the ``openai`` backend can then use a local checkpoint::
+
+    lemur serve --model hf:/ckpt/lemur-chat,template=chatml --port 8000
+    lemur eval ... --model openai:http://127.0.0.1:8000/v1
+
+Endpoints (JSON, as OpenAI's API):
+
+- ``GET /v1/models``: the one served model.
+- ``POST /v1/completions``: ``prompt`` (a string or a list of strings), ``max_tokens``
+  (default 16), ``temperature`` (default 0: greedy, unlike OpenAI's 1), ``stop``,
+  ``echo``. ``echo`` with ``logprobs`` and ``max_tokens=0`` scores the prompt instead
+  (``tokens``, ``token_logprobs``, ``text_offset``), for backends that can
+  (:meth:`lemur.eval.models.hf.HFBackend.score_prompts`).
+- ``POST /v1/chat/completions``: ``messages`` (system/user/assistant, text content),
+  ``max_tokens`` / ``max_completion_tokens`` (default 512), ``temperature``, ``stop``.
+- ``GET /health``.
+
+Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, log-probabilities of
+generated tokens) are answered with HTTP 400 and an OpenAI-style error body, never ignored.
+Backend calls run one at a time in a worker thread; a list prompt is one batched call.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the handlers' annotations, and
+# `Request` is imported inside create_app (lazily), so they must be evaluated where defined.
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import Any, TypeVar
+
+import click
+
+from lemur.core.errors import LemurError, MissingDependencyError
+from lemur.eval.models.base import GenerationRequest, Message, ModelBackend
+
+T = TypeVar("T")
+DEFAULT_COMPLETION_TOKENS = 16
+DEFAULT_CHAT_TOKENS = 512
+ROLES = ("system", "user", "assistant")
+
+
+class RequestError(Exception):
+    """A request the server cannot serve; becomes HTTP 400 with an OpenAI-style error body."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.param = param
+        self.status = status
+
+
+def create_app(backend: ModelBackend, model_name: str) -> Any:
+    """Build the FastAPI app serving ``backend`` under the model id ``model_name``.
+
+    Raises:
+        MissingDependencyError: fastapi is not installed.
+    """
+    try:
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse
+        from starlette.concurrency import run_in_threadpool
+    except ModuleNotFoundError as error:
+        raise MissingDependencyError("lemur serve", error.name or "fastapi", "lemur-eval[serve]") from None
+
+    app = FastAPI(title="lemur serve", description=f"OpenAI-compatible API over the model {model_name!r}")
+    lock = threading.Lock()
+    created = int(time.time())
+
+    def locked(function: Callable[[], T]) -> T:
+        with lock:
+            return function()
+
+    async def call(function: Callable[[], T]) -> T:
+        try:
+            return await run_in_threadpool(locked, function)
+        except (LemurError, NotImplementedError, ValueError) as error:
+            raise RequestError(" ".join(str(error).split())) from error
+
+    def error_body(message: str, param: str | None = None) -> dict[str, Any]:
+        return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+
+    @app.exception_handler(RequestError)
+    async def _request_error(_request: Request, error: RequestError) -> JSONResponse:
+        return JSONResponse(error_body(str(error), error.param), status_code=error.status)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "lemur"}],
+        }
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> dict[str, Any]:
+        body = await _json_object(request)
+        _check_common(body, model_name)
+        prompts = _prompts(body.get("prompt"))
+        max_tokens = _int_field(body, "max_tokens", DEFAULT_COMPLETION_TOKENS)
+        echo = bool(body.get("echo", False))
+        logprobs = body.get("logprobs")
+        if logprobs is not None and not (echo and max_tokens == 0):
+            raise RequestError(
+                "lemur serve returns log-probabilities only for the prompt: use echo=true with max_tokens=0",
+                "logprobs",
+            )
+        if logprobs is not None:
+            scorer = getattr(backend, "score_prompts", None)
+            if scorer is None:
+                raise RequestError(
+                    f"the '{backend.name}' backend behind this server cannot return prompt log-probabilities",
+                    "logprobs",
+                )
+            scored = await call(lambda: scorer(prompts))
+            choices = [
+                {
+                    "index": index,
+                    "text": prompt,
+                    "finish_reason": "length",
+                    "logprobs": {
+                        "tokens": [t.text for t in tokens],
+                        "token_logprobs": [t.logprob for t in tokens],
+                        "top_logprobs": None,
+                        "text_offset": [t.offset for t in tokens],
+                    },
+                }
+                for index, (prompt, tokens) in enumerate(zip(prompts, scored, strict=True))
+            ]
+            return _response("text_completion", "cmpl", model_name, choices)
+        if max_tokens == 0:
+            texts = [("", "length")] * len(prompts)
+        else:
+            sampling = _sampling(body, max_tokens)
+            requests = [GenerationRequest(prompt=p, **sampling) for p in prompts]
+            outputs = await call(lambda: backend.generate(requests))
+            texts = [(o.text, o.finish_reason) for o in outputs]
+        choices = [
+            {"index": i, "text": (p if echo else "") + text, "finish_reason": reason, "logprobs": None}
+            for i, (p, (text, reason)) in enumerate(zip(prompts, texts, strict=True))
+        ]
+        return _response("text_completion", "cmpl", model_name, choices)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> dict[str, Any]:
+        body = await _json_object(request)
+        _check_common(body, model_name)
+        if body.get("logprobs"):
+            raise RequestError("lemur serve cannot return log-probabilities of generated tokens", "logprobs")
+        max_tokens = _int_field(body, "max_completion_tokens", None)
+        max_tokens = _int_field(body, "max_tokens", DEFAULT_CHAT_TOKENS) if max_tokens is None else max_tokens
+        generation = GenerationRequest(messages=_messages(body.get("messages")), **_sampling(body, max_tokens))
+        output = (await call(lambda: backend.generate([generation])))[0]
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": output.text},
+            "finish_reason": output.finish_reason,
+            "logprobs": None,
+        }
+        return _response("chat.completion", "chatcmpl", model_name, [choice])
+
+    return app
+
+
+async def _json_object(request: Any) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RequestError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    return body
+
+
+def _check_common(body: dict[str, Any], model_name: str) -> None:
+    model = body.get("model")
+    if model is not None and model != model_name:
+        raise RequestError(f"model {model!r} is not served here; this server serves {model_name!r}", "model", 404)
+    if body.get("stream"):
+        raise RequestError("lemur serve does not stream; send stream=false", "stream")
+    if _int_field(body, "n", 1) != 1:
+        raise RequestError("lemur serve returns one choice per prompt; send n=1", "n")
+
+
+def _int_field(body: dict[str, Any], name: str, default: int | None) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RequestError(f"{name} must be a non-negative integer, got {value!r}", name)
+    return value
+
+
+def _sampling(body: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:
+    temperature = body.get("temperature")
+    temperature = 0.0 if temperature is None else temperature
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+        raise RequestError(f"temperature must be a non-negative number, got {temperature!r}", "temperature")
+    stop = body.get("stop")
+    stop = [] if stop is None else [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise RequestError("stop must be a string or a list of strings", "stop")
+    return {"max_tokens": max_tokens, "temperature": float(temperature), "stop": tuple(stop)}
+
+
+def _prompts(prompt: Any) -> list[str]:
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        return prompt
+    raise RequestError("prompt must be a string or a non-empty list of strings (token ids are not supported)", "prompt")
+
+
+def _messages(messages: Any) -> tuple[Message, ...]:
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("messages must be a non-empty list", "messages")
+    result = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES:
+            raise RequestError(f"messages[{index}].role must be one of {', '.join(ROLES)}, got {role!r}", "messages")
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: only text is supported
+            if not all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+                raise RequestError(f"messages[{index}].content: only text parts are supported", "messages")
+            content = "".join(str(p.get("text", "")) for p in content)
+        if not isinstance(content, str):
+            raise RequestError(f"messages[{index}].content must be a string", "messages")
+        result.append(Message(role=role, content=content))
+    return tuple(result)
+
+
+def _response(kind: str, prefix: str, model_name: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": f"{prefix}-{uuid.uuid4().hex}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": choices,
+    }
+
+
+def run_server(
+    backend: ModelBackend, model_name: str, host: str = "127.0.0.1", port: int = 8000, sockets: Any = None
+) -> None:
+    """Serve ``backend`` until interrupted (blocking).
+
+    Args:
+        backend: The backend to serve.
+        model_name: The model id clients send and ``/v1/models`` lists.
+        host: Interface to listen on (the loopback interface by default).
+        port: TCP port.
+        sockets: Already bound sockets to serve on instead of ``host``/``port`` (tests).
+
+    Raises:
+        MissingDependencyError: fastapi or uvicorn is not installed.
+    """
+    server = build_server(backend, model_name, host, port)
+    server.run(sockets=sockets)
+
+
+def build_server(backend: ModelBackend, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> Any:
+    """A ``uvicorn.Server`` for :func:`create_app` (call ``.run()``; set ``.should_exit`` to stop).
+
+    Raises:
+        MissingDependencyError: fastapi or uvicorn is not installed.
+    """
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        raise MissingDependencyError("lemur serve", "uvicorn", "lemur-eval[serve]") from None
+    app = create_app(backend, model_name)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    return uvicorn.Server(config)
+
+
+class ListenError(LemurError):
+    """The server cannot listen on the asked host and port."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (port 0: any free port), ready for :func:`run_server`.
+
+    Raises:
+        ListenError: The address is taken, not local, or not allowed.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        raise ListenError(f"lemur serve: cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
+def default_model_name(backend: ModelBackend) -> str:
+    """The model id to serve under when none is given: the model's directory or name, else the backend name."""
+    model = backend.identity.get("model")
+    if isinstance(model, str) and model:
+        return PurePath(model).name or model
+    return backend.name or "model"
+
+
+@click.command("serve")
+@click.option(
+    "--model", "spec", required=True, metavar="SPEC", help="Model spec, e.g. 'hf:/path/to/ckpt,template=chatml'."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port)."
+)
+@click.option("--name", default=None, help="Model id clients send (default: the model directory's name).")
+def serve_command(spec: str, host: str, port: int, name: str | None) -> None:
+    """Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models)."""
+    from lemur.eval.models.spec import create_backend
+
+    backend = create_backend(spec)
+    try:
+        model_name = name or default_model_name(backend)
+        sock = bind_socket(host, port)
+        bound_host, bound_port = sock.getsockname()[:2]
+        server = build_server(backend, model_name, host, bound_port)
+        click.echo(f"lemur serve: serving {model_name!r} at http://{bound_host}:{bound_port}/v1", err=True)
+        server.run(sockets=[sock])
+    finally:
+        backend.close()
