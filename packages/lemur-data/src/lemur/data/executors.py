@@ -1,0 +1,229 @@
+"""Executors: run a sharded job locally (processes) or on Ray, resumably.
+
+A job is a picklable callable ``task(rank, world_size) -> dict`` that does the work of shard
+``rank`` and returns its statistics (JSON-able). An executor runs ranks ``0..tasks-1``; when a
+rank finishes it writes ``<logging_dir>/stats/<rank>.json`` and then the empty marker
+``<logging_dir>/completions/<rank>``. A rerun with the same ``logging_dir`` skips every rank
+whose marker exists (a finished shard is never redone) and reuses its saved statistics. A
+task must itself leave no visible half-written output when killed (shard writers publish by
+rename), so redoing an unfinished rank is safe.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lemur.core.errors import LemurError, MissingDependencyError
+
+Task = Callable[[int, int], Mapping[str, Any]]
+
+
+def _name(rank: int) -> str:
+    return f"{rank:05d}"
+
+
+def run_rank(task: Task, rank: int, world_size: int, logging_dir: str) -> dict[str, Any]:
+    """Run one rank of ``task`` and record its stats and completion marker; returns the stats."""
+    stats = dict(task(rank, world_size))
+    root = Path(logging_dir)
+    partial = root / "stats" / f"{_name(rank)}.json.partial"
+    partial.write_text(json.dumps(stats, indent=1, default=str), encoding="utf-8")
+    partial.replace(root / "stats" / f"{_name(rank)}.json")
+    (root / "completions" / _name(rank)).touch()
+    return stats
+
+
+class Executor(abc.ABC):
+    """Runs ranks ``0..tasks-1`` of a job, skipping the ones already completed.
+
+    Args:
+        tasks: How many shards the input is split into (the job's ``world_size``).
+        logging_dir: Where completion markers and per-rank stats are kept.
+        skip_completed: Whether to skip ranks with a completion marker (default: yes).
+        progress: Whether to show a progress bar over ranks.
+
+    Raises:
+        LemurError: ``tasks`` is below 1.
+    """
+
+    #: Name in messages and ``--executor``.
+    name = ""
+
+    def __init__(self, tasks: int, logging_dir: str | Path, skip_completed: bool = True, progress: bool = True):
+        if not isinstance(tasks, int) or tasks < 1:
+            raise LemurError(f"{self.name} executor: tasks must be a whole number of at least 1, got {tasks!r}")
+        self.tasks = tasks
+        self.logging_dir = Path(logging_dir)
+        self.skip_completed = skip_completed
+        self.progress = progress
+
+    def completed(self) -> set[int]:
+        """Ranks whose completion marker exists."""
+        folder = self.logging_dir / "completions"
+        return {int(p.name) for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else set()
+
+    def run(self, task: Task) -> dict[int, dict[str, Any]]:
+        """Run every rank not yet completed; return the stats of all ranks, by rank.
+
+        Raises:
+            Whatever a rank raised (other ranks' finished work stays recorded).
+        """
+        (self.logging_dir / "completions").mkdir(parents=True, exist_ok=True)
+        (self.logging_dir / "stats").mkdir(parents=True, exist_ok=True)
+        done = self.completed() if self.skip_completed else set()
+        results = {rank: self._load_stats(rank) for rank in sorted(done) if rank < self.tasks}
+        pending = [rank for rank in range(self.tasks) if rank not in results]
+        bar = self._bar(len(results))
+        try:
+            for rank, stats in self._execute(task, pending, bar):
+                results[rank] = stats
+        finally:
+            if bar is not None:
+                bar.close()
+        return dict(sorted(results.items()))
+
+    def _bar(self, already: int) -> Any:
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.tasks, initial=already, desc=f"shards ({self.name})", unit="shard")
+
+    def _load_stats(self, rank: int) -> dict[str, Any]:
+        path = self.logging_dir / "stats" / f"{_name(rank)}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    @abc.abstractmethod
+    def _execute(self, task: Task, ranks: list[int], bar: Any) -> Any:
+        """Yield ``(rank, stats)`` as each pending rank finishes, advancing ``bar``."""
+
+
+class LocalExecutor(Executor):
+    """Runs ranks in local worker processes (``workers=1``: in this process, one after another).
+
+    Args:
+        tasks, logging_dir, skip_completed, progress: See :class:`Executor`.
+        workers: Processes at once (default: the CPU count, at most ``tasks``).
+
+    Raises:
+        LemurError: ``workers`` is below 1.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        tasks: int,
+        logging_dir: str | Path,
+        workers: int | None = None,
+        skip_completed: bool = True,
+        progress: bool = True,
+    ):
+        super().__init__(tasks, logging_dir, skip_completed, progress)
+        workers = workers if workers is not None else min(os.cpu_count() or 1, tasks)
+        if not isinstance(workers, int) or workers < 1:
+            raise LemurError(f"local executor: workers must be a whole number of at least 1, got {workers!r}")
+        self.workers = min(workers, tasks)
+
+    def _execute(self, task: Task, ranks: list[int], bar: Any) -> Any:
+        if self.workers == 1:
+            for rank in ranks:
+                yield rank, run_rank(task, rank, self.tasks, str(self.logging_dir))
+                if bar is not None:
+                    bar.update(1)
+            return
+        import concurrent.futures
+        import multiprocessing
+
+        # spawn, not fork: the parent may hold tokenizer or Ray threads that fork would copy broken.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+            futures = {pool.submit(run_rank, task, rank, self.tasks, str(self.logging_dir)): rank for rank in ranks}
+            for future in concurrent.futures.as_completed(futures):
+                yield futures[future], future.result()
+                if bar is not None:
+                    bar.update(1)
+
+
+class RayExecutor(Executor):
+    """Runs each rank as a Ray task, on a cluster (``address``) or a local Ray instance.
+
+    Args:
+        tasks, logging_dir, skip_completed, progress: See :class:`Executor`; ``logging_dir`` must be
+            on storage every Ray node can write (a shared filesystem) when running on a cluster.
+        address: Ray cluster address (``"auto"``, ``"ray://host:10001"``); ``None`` joins the Ray
+            instance already initialised in this process, or starts a local one.
+        cpus_per_task: CPUs Ray reserves for each rank.
+        num_cpus: CPUs of the local instance when one is started here.
+
+    Raises:
+        MissingDependencyError: ``ray`` is not installed.
+        LemurError: ``cpus_per_task`` is not positive.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        tasks: int,
+        logging_dir: str | Path,
+        address: str | None = None,
+        cpus_per_task: float = 1,
+        num_cpus: int | None = None,
+        skip_completed: bool = True,
+        progress: bool = True,
+    ):
+        super().__init__(tasks, logging_dir, skip_completed, progress)
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError("the ray executor", "ray", "lemur-data[ray]") from None
+        if cpus_per_task <= 0:
+            raise LemurError(f"ray executor: cpus_per_task must be positive, got {cpus_per_task}")
+        self.address = address
+        self.cpus_per_task = cpus_per_task
+        self.num_cpus = num_cpus
+
+    def _execute(self, task: Task, ranks: list[int], bar: Any) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(
+                address=self.address,
+                num_cpus=self.num_cpus if self.address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        remote = ray.remote(num_cpus=self.cpus_per_task)(run_rank)
+        pending = {remote.remote(task, rank, self.tasks, str(self.logging_dir.resolve())): rank for rank in ranks}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                rank = pending.pop(ref)
+                yield rank, ray.get(ref)
+                if bar is not None:
+                    bar.update(1)
+
+
+def make_executor(
+    kind: str, tasks: int, logging_dir: str | Path, workers: int | None = None, **options: Any
+) -> Executor:
+    """Build the executor named ``kind`` (``local`` or ``ray``).
+
+    Raises:
+        LemurError: ``kind`` is not one of them.
+    """
+    if kind == "local":
+        return LocalExecutor(tasks, logging_dir, workers=workers, **options)
+    if kind == "ray":
+        return RayExecutor(tasks, logging_dir, num_cpus=workers, **options)
+    raise LemurError(f"unknown executor {kind!r}; allowed: local, ray")
