@@ -45,10 +45,10 @@ def test_end_to_end_in_a_subprocess(run_lemur, two_runs: list[Path], tmp_path: P
     assert sizes["plots/success_by_turn_intercode-sql.png"] == SUCCESS_BY_TURN_SIZE
 
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    # Run A's Table 3 row: 66.0 45.0 51.2 | 54.1 | ... | 46.2 | All 49.1 (see test_tables for the arithmetic).
+    # Run A's Table 3 row (see test_tables for the arithmetic); bold where it beats run B, which has text only.
     assert (
-        "| replay:lemur-70b-chat.jsonl | 66.0 | 45.0 | 51.2 | 54.1 | 48.8 | 60.0 | 62.0 | 30.0 | 30.0 | 46.2 | 49.1 |"
-        in markdown
+        "| replay:lemur-70b-chat.jsonl | **66.0** | **45.0** | **51.2** | **54.1** | 48.8 | 60.0 | 62.0 | 30.0 | 30.0"
+        " | 46.2 | 49.1 |" in markdown
     )
     assert "![Capability groups](plots/capabilities_radar.png)" in markdown
     assert "*Lemur-70B-Chat (paper)* | — | *5.3* |" in markdown

@@ -10,7 +10,7 @@ import base64
 from html import escape
 
 from lemur.eval.reports.report import RUN_COLUMNS, UNFINISHED_NOTE, Report, run_rows
-from lemur.eval.reports.tables import LEGEND, MISSING, Table
+from lemur.eval.reports.tables import LEGEND, MISSING, Table, best_by_column
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328;
@@ -36,16 +36,6 @@ figcaption { color: #57606a; font-size: .85rem; margin-top: .3rem; }
 .plots { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: flex-start; }
 footer { margin-top: 2.5rem; border-top: 1px solid #d0d7de; padding-top: .8rem; font-size: .85rem; color: #57606a; }
 """
-
-
-def _best_by_column(table: Table) -> dict[int, float]:
-    """The highest measured (not published) value of each column, when at least two runs have one."""
-    best = {}
-    for index in range(len(table.columns)):
-        values = [row.values[index] for row in table.rows if not row.reference and row.values[index] is not None]
-        if len(values) >= 2:
-            best[index] = max(v for v in values if v is not None)
-    return best
 
 
 def table_html(table: Table) -> str:
@@ -78,7 +68,7 @@ def table_html(table: Table) -> str:
         ]
         parts.append("</tr>")
     parts.append("</thead><tbody>")
-    best = _best_by_column(table)
+    best = best_by_column(table)
     for row in table.rows:
         parts.append('<tr class="reference">' if row.reference else "<tr>")
         parts.append(f"<td>{escape(row.label)}</td>")

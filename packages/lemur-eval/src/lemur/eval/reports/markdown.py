@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lemur.eval.reports.report import RUN_COLUMNS, UNFINISHED_NOTE, Report, run_rows
-from lemur.eval.reports.tables import LEGEND, Table
+from lemur.eval.reports.tables import LEGEND, MISSING, Table, best_by_column
 
 
 def _cell(text: str) -> str:
@@ -27,10 +27,18 @@ def table_markdown(table: Table) -> list[str]:
             header.append(f"{column.group} Avg")
         else:
             header.append(column.label)
+    best = best_by_column(table)
     rows = []
     for row in table.rows:
-        texts = [row.label, *row.texts]
-        rows.append([f"*{text}*" if row.reference and text != "—" else text for text in texts])
+        texts = [row.label]
+        for index, text in enumerate(row.texts):
+            if text == MISSING:
+                texts.append(text)
+            elif row.reference:
+                texts.append(f"*{text}*")
+            else:
+                texts.append(f"**{text}**" if index in best and row.values[index] == best[index] else text)
+        rows.append([f"*{row.label}*" if row.reference else row.label, *texts[1:]])
     lines = [f"## {table.title}", "", *_pipe_table(header, rows), ""]
     if table.notes:
         lines += [*(f"{note}  " for note in table.notes), ""]
@@ -51,7 +59,7 @@ def render_markdown(report: Report, plots_dir: str | None) -> str:
         "",
         f"{len(report.runs)} run(s). Scores are percentages: each benchmark's headline metric × 100. "
         f"Table shapes and averages follow {citation.title} ({citation.venue}, arXiv:{citation.arxiv}). "
-        f"{LEGEND} Rows in *italics* are the paper's published numbers.",
+        f"{LEGEND} **Bold**: the best run in a column. Rows in *italics* are the paper's published numbers.",
         "",
         "## Runs",
         "",

@@ -74,6 +74,16 @@ class Table:
     notes: tuple[str, ...] = ()
 
 
+def best_by_column(table: Table) -> dict[int, float]:
+    """The highest measured (not published) value per column index, where at least two runs have one."""
+    best = {}
+    for index in range(len(table.columns)):
+        values = [row.values[index] for row in table.rows if not row.reference and row.values[index] is not None]
+        if len(values) >= 2:
+            best[index] = max(v for v in values if v is not None)
+    return best
+
+
 def run_labels(runs: Sequence[RunSummary]) -> list[str]:
     """One row label per run: the model spec, plus the run id where two runs share a spec."""
     specs = [run.model_spec for run in runs]
