@@ -92,9 +92,11 @@ class Supervisor:
     # -- commands ----------------------------------------------------------------------------
     def nested_argv(self, cwd, argv):
         args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--die-with-parent", "--new-session"]
-        args += ["--bind", "/", "/", "--tmpfs", "/.lemur"]
+        args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
         for path, name in self.areas:
             args += ["--bind", os.path.join(self.rw_root, name), path]
+        for path in self.config["writable_mounts"]:
+            args += ["--bind", path, path]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", cwd, "--"]
         return args + list(argv)
 

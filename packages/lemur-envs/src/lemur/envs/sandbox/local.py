@@ -254,11 +254,13 @@ class LocalSession(Session):
         args += ["--dir", "/tmp", "--dir", spec.workdir]
         for mount in spec.mounts:
             args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
+        args += ["--remount-ro", "/"]
         config = {
             "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
             "rw_root": _RW_ROOT,
             "snap_root": _SNAP_ROOT,
             "areas": [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}],
+            "writable_mounts": [mount.target for mount in spec.mounts if not mount.read_only],
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
