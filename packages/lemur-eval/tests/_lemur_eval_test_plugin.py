@@ -17,7 +17,7 @@ from lemur.core import hookimpl
 from lemur.core.components import ComponentSpec
 from lemur.eval.agents.llm import PromptFormat
 from lemur.eval.benchmark import AgentBenchmark, Benchmark, BenchmarkSpec, Sample, Score
-from lemur.eval.models.base import Generation, GenerationRequest, ModelBackend
+from lemur.eval.models.base import Generation, GenerationRequest, LoglikelihoodRequest, ModelBackend
 from lemur.eval.models.replay import ReplayBackend
 
 NAME = "_lemur_eval_test_plugin"
@@ -51,6 +51,26 @@ class ToySum(Benchmark):
             time.sleep(self.score_delay)
         numbers = re.findall(r"-?\d+", output)
         predicted = int(numbers[-1]) if numbers else None
+        return Score(float(predicted == sample.target), {"predicted": predicted})
+
+
+class ToyChoice(Benchmark):
+    """Which of four numbers is the largest? Scored by the log-likelihood of each choice (argmax)."""
+
+    spec = BenchmarkSpec(name="toy-choice", version="1", category="text", metric="accuracy", setting={"shots": 0})
+    CHOICES = (" A", " B", " C", " D")
+
+    def samples(self):
+        for index in range(12):
+            values = [(index * 13 + k * 7) % 10 for k in range(4)]
+            yield Sample(id=f"choice-{index}", inputs={"values": values}, target=values.index(max(values)))
+
+    def request(self, sample):
+        context = f"{sample.id}: largest of {sample.inputs['values']}? Answer:"
+        return [LoglikelihoodRequest(context, choice) for choice in self.CHOICES]
+
+    def score(self, sample, output):
+        predicted = max(range(len(output)), key=lambda i: output[i])
         return Score(float(predicted == sample.target), {"predicted": predicted})
 
 
@@ -165,6 +185,7 @@ def lemur_benchmarks():
     return [
         ComponentSpec("toy-sum", f"{NAME}:ToySum", "sums"),
         ComponentSpec("toy-guess", f"{NAME}:ToyGuess", "find a hidden number"),
+        ComponentSpec("toy-choice", f"{NAME}:ToyChoice", "multiple choice by log-likelihood"),
     ]
 
 

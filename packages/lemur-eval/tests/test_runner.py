@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -61,6 +62,11 @@ def test_run_writes_generations_results_and_summary(eval_test_plugin, tmp_path):
     assert summary["lemur"]["lemur-eval"] == "0.1.0"
     assert summary["git_revision"] is None or len(summary["git_revision"]) == 40
     assert "model: replay:" in (out / "config.yaml").read_text()
+    rescored = run(config(tmp_path, model=f"replay:{out}", out=tmp_path / "rescored"))
+    assert (tmp_path / "rescored" / "toy-sum" / "results.jsonl").read_text() == (
+        out / "toy-sum" / "results.jsonl"
+    ).read_text()
+    assert rescored["benchmarks"] == summary["benchmarks"]
 
 
 def test_limit_and_a_second_run_answered_from_the_cache(eval_test_plugin, tmp_path):
@@ -150,3 +156,28 @@ def test_agent_benchmark_records_turns_and_success_by_turn(eval_test_plugin, tmp
     assert entry["success_by_turn"] == pytest.approx(expected_curve)
     assert entry["scores"]["success_rate"] == pytest.approx(expected_curve[-1])
     assert entry["category"] == "agent" and entry["n"] == len(targets)
+
+
+def test_loglikelihood_benchmark_and_rescoring_a_saved_run(eval_test_plugin, tmp_path):
+    benchmark = eval_test_plugin.ToyChoice()
+    expected = 0
+    with (tmp_path / "scores.jsonl").open("w") as file:
+        for index, sample in enumerate(benchmark.samples()):
+            favourite = sample.target if index % 4 else (sample.target + 1) % 4  # wrong on every 4th
+            expected += favourite == sample.target
+            for choice, request in enumerate(benchmark.request(sample)):
+                logprob = -0.5 if choice == favourite else -3.0 - choice
+                file.write(json.dumps({"request": dataclasses.asdict(request), "logprob": logprob}) + "\n")
+    summary = run(config(tmp_path, model=f"replay:{tmp_path / 'scores.jsonl'}", benchmarks=["toy-choice"]))
+    assert summary["benchmarks"]["toy-choice"]["scores"]["accuracy"] == pytest.approx(expected / 12)
+    record = lines(tmp_path / "run" / "toy-choice" / "generations.jsonl")[0]
+    assert record["finish_reason"] == "loglikelihood" and len(record["logprobs"]) == 4 and record["output"] == ""
+    assert record["request"]["loglikelihood"][0]["continuation"] == " A"
+
+    # a saved run directory replays as a model: re-scoring gives the same results
+    rescored = run(
+        config(tmp_path, model=f"replay:{tmp_path / 'run'}", benchmarks=["toy-choice"], out=tmp_path / "again")
+    )
+    assert rescored["benchmarks"] == summary["benchmarks"]
+    results = "toy-choice/results.jsonl"
+    assert (tmp_path / "again" / results).read_text() == (tmp_path / "run" / results).read_text()

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from lemur.eval.models.base import GenerationRequest
+from lemur.eval.models.base import GenerationRequest, LoglikelihoodRequest
 
 Category = Literal["text", "code", "agent"]
 
@@ -80,12 +80,12 @@ class Benchmark(abc.ABC):
         """Yield the evaluation samples in a fixed order."""
 
     @abc.abstractmethod
-    def request(self, sample: Sample) -> GenerationRequest:
-        """The model request for ``sample`` (prompt, stop strings, token budget)."""
+    def request(self, sample: Sample) -> GenerationRequest | list[LoglikelihoodRequest]:
+        """The model request(s) for ``sample``: one generation, or log-likelihood requests scored together."""
 
     @abc.abstractmethod
-    def score(self, sample: Sample, output: str) -> Score:
-        """Score the model's text for ``sample``."""
+    def score(self, sample: Sample, output: str | list[float]) -> Score:
+        """Score ``sample`` from the model's text, or from the log-likelihoods of its requests (in order)."""
 
     def aggregate(self, scores: Sequence[Score]) -> dict[str, float]:
         """The benchmark's headline metric over ``scores``; the default is their mean."""

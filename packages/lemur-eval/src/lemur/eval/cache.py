@@ -190,8 +190,12 @@ class CachingBackend(ModelBackend):
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
         """Log-probabilities of each continuation, in order, from the cache where possible."""
+        return [value for value, _ in self.loglikelihood_with_cache_info(requests)]
+
+    def loglikelihood_with_cache_info(self, requests: Sequence[LoglikelihoodRequest]) -> list[tuple[float, bool]]:
+        """Like :meth:`loglikelihood`, with a flag per result saying whether it came from the cache."""
         if self.cache is None:
-            return self.inner.loglikelihood(requests)
+            return [(float(value), False) for value in self.inner.loglikelihood(requests)]
         import dataclasses
 
         keys = [cache_key(self._identity, "loglikelihood", dataclasses.asdict(r)) for r in requests]
@@ -200,10 +204,15 @@ class CachingBackend(ModelBackend):
         values = [hits.get(key) for key in keys]
         if missing:
             scored = self.inner.loglikelihood([requests[index] for index in missing])
+            if len(scored) != len(missing):
+                raise RuntimeError(
+                    f"model backend '{self.name}' returned {len(scored)} log-likelihoods for {len(missing)} requests"
+                )
             for index, value in zip(missing, scored, strict=True):
                 values[index] = value
             self.cache.put_many((keys[index], values[index]) for index in missing)
-        return [float(value) for value in values]
+        fresh = set(missing)
+        return [(float(value), index not in fresh) for index, value in enumerate(values)]
 
     def close(self) -> None:
         """Close the wrapped backend and this thread's cache connection."""

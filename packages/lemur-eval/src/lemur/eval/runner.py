@@ -33,7 +33,7 @@ from lemur.eval.benchmark import AgentBenchmark, Benchmark, Sample, Score
 from lemur.eval.cache import CachingBackend, ResponseCache, sha256_json
 from lemur.eval.config import RESULT_FIELDS, RunConfig
 from lemur.eval.executors import Executor, create_executor
-from lemur.eval.models.base import GenerationRequest, ModelBackend
+from lemur.eval.models.base import ModelBackend
 from lemur.eval.models.spec import ModelSpec, create_backend, parse_model_spec
 from lemur.eval.results import (
     CONFIG_FILE,
@@ -57,7 +57,7 @@ class BenchmarkPlan:
     name: str
     benchmark: Benchmark
     samples: list[Sample]  #: the samples to evaluate (after ``limit``)
-    requests: list[GenerationRequest] | None  #: per sample (single-turn only)
+    requests: list[stages.SampleRequest] | None  #: per sample (single-turn only)
     data_sha256: str
     prompt_hash: str
 
@@ -230,7 +230,7 @@ def _plan(config: RunConfig, name: str, benchmark: Benchmark, backend: ModelBack
         prompt = {"env": benchmark.env_id, "max_turns": benchmark.max_turns, "agent": agent.describe()}
         return BenchmarkPlan(name, benchmark, samples, None, data_sha256, sha256_json(prompt))
     all_requests = [benchmark.request(sample) for sample in all_samples]
-    prompt_hash = sha256_json([request.to_dict() for request in all_requests])
+    prompt_hash = sha256_json([stages.request_to_dict(request) for request in all_requests])
     return BenchmarkPlan(name, benchmark, samples, all_requests[: len(samples)], data_sha256, prompt_hash)
 
 

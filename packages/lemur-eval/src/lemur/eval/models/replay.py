@@ -8,6 +8,8 @@ Spec: ``replay:PATH`` where ``PATH`` is a JSONL file, or a run directory (every
   :meth:`GenerationRequest.to_dict`'s form, so a run's ``generations.jsonl`` replays as is
   (its other keys, ``id`` and ``cached``, are ignored);
 - a log-likelihood: ``{"request": {"context": str, "continuation": str}, "logprob": float}``;
+- a run's log-likelihood record: ``{"request": {"loglikelihood": [{"context", "continuation"},
+  ...]}, "logprobs": [float, ...]}`` (one value per request);
 - an agent episode record of a run (``{"id", "turns", ...}``, no ``request``) is skipped: it
   says what happened, not what was asked.
 
@@ -97,6 +99,9 @@ class ReplayBackend(ModelBackend):
             request = record.get("request")
             if not isinstance(request, dict):
                 raise ReplayFileError(f"{where}: needs a 'request' object")
+            if "loglikelihood" in request and "logprobs" in record:
+                self._load_scored(where, request["loglikelihood"], record["logprobs"])
+                continue
             key = canonical_json(request)
             if "output" in record:
                 output, finish = record["output"], record.get("finish_reason", "stop")
@@ -114,6 +119,15 @@ class ReplayBackend(ModelBackend):
                 self._logprobs[key] = float(value)
             else:
                 raise ReplayFileError(f"{where}: needs 'output' (a generation) or 'logprob' (a log-likelihood)")
+
+    def _load_scored(self, where: str, requests: Any, values: Any) -> None:
+        """Load a run's log-likelihood record: ``{"loglikelihood": [requests]}`` with ``"logprobs"``."""
+        if not isinstance(requests, list) or not isinstance(values, list) or len(requests) != len(values):
+            raise ReplayFileError(f"{where}: 'loglikelihood' and 'logprobs' must be lists of the same length")
+        for request, value in zip(requests, values, strict=True):
+            if not isinstance(request, dict) or not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ReplayFileError(f"{where}: each log-likelihood needs a request object and a number")
+            self._logprobs[canonical_json(request)] = float(value)
 
     def __getstate__(self) -> dict[str, Any]:
         # Locks do not pickle; a copy in another process (a Ray or pool worker) gets its own.
