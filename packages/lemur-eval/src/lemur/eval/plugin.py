@@ -66,3 +66,16 @@ def lemur_agents() -> list[ComponentSpec]:
     return [
         ComponentSpec("llm", "lemur.eval.agents.llm:LLMAgent", "a model with a prompt format and history window"),
     ]
+
+
+@hookimpl
+def lemur_benchmarks() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("gsm8k", "lemur.eval.benchmarks.gsm8k:GSM8K", "grade-school math, 8-shot chain of thought"),
+        ComponentSpec("bbh", "lemur.eval.benchmarks.bbh:BBH", "BIG-Bench Hard, 27 tasks, 3-shot answer only"),
+        ComponentSpec("mmlu", "lemur.eval.benchmarks.mmlu:MMLU", "57-subject multiple choice, 5-shot"),
+        ComponentSpec("spider", "lemur.eval.benchmarks.spider:Spider", "text-to-SQL, execution accuracy on SQLite"),
+        ComponentSpec("humaneval", "lemur.eval.benchmarks.humaneval:HumanEval", "Python completion, sandboxed pass@1"),
+        ComponentSpec("mbpp", "lemur.eval.benchmarks.mbpp:MBPP", "basic Python problems, 3-shot, sandboxed pass@1"),
+        ComponentSpec("multipl-e", "lemur.eval.benchmarks.multipl_e:MultiPLE", "HumanEval in 8 languages, pass@1"),
+    ]

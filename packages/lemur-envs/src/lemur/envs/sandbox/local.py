@@ -74,6 +74,10 @@ _ETC_ENTRIES = (
     "python3.11",
     "python3.12",
     "python3.13",
+    # toolchains whose configuration lives in /etc (MultiPL-E runs Java and PHP)
+    "java-17-openjdk",
+    "java-21-openjdk",
+    "php",
 )
 _SUPERVISOR_SOURCE = Path(__file__).with_name("_supervisor.py").read_text()
 _RW_ROOT, _SNAP_ROOT = "/.lemur/rw", "/.lemur/snap"
