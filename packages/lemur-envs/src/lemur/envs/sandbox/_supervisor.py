@@ -181,7 +181,8 @@ class Supervisor:
         changes = []
         for path, name in self.areas:
             diff_trees(os.path.join(self.snap_root, name), os.path.join(self.rw_root, name), path, changes)
-        changes.sort()
+        # Stable sort by path only: a path whose type changed stays "deleted" then "added".
+        changes.sort(key=lambda change: change[0])
         with os.fdopen(os.dup(fds[0]), "w") as out:
             json.dump(changes, out)
         self.send({"op": "done", "id": request["id"]})
@@ -263,7 +264,11 @@ def diff_trees(old_root, new_root, shown_root, changes):
         elif not same_file(old, new, old_stat, new_stat):
             if stat.S_IFMT(old_stat.st_mode) != stat.S_IFMT(new_stat.st_mode):
                 changes.append([shown, "deleted"])
+                if stat.S_ISDIR(old_stat.st_mode):
+                    diff_trees(old, "/nonexistent/", shown, changes)
                 changes.append([shown, "added"])
+                if stat.S_ISDIR(new_stat.st_mode):
+                    diff_trees("/nonexistent/", new, shown, changes)
             else:
                 changes.append([shown, "modified"])
         elif stat.S_ISDIR(new_stat.st_mode):

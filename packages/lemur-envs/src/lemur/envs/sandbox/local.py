@@ -123,6 +123,28 @@ def _system_args() -> list[str]:
     return args
 
 
+def _check_reachable_by_others(source: Path) -> None:
+    """Refuse a mount source that the sandbox's user (nobody, when we are root) cannot reach.
+
+    Raises:
+        SandboxError: A parent directory is not searchable by others, or the source not readable.
+    """
+    source = source.resolve()
+    for parent in reversed(source.parents):
+        if not parent.stat().st_mode & 0o001:
+            raise SandboxError(
+                f"sandbox spec: mount source {str(source)!r} is not reachable by the sandbox user "
+                f"(nobody, uid {NOBODY}, since lemur runs as root): {str(parent)!r} is not searchable by others; "
+                f"chmod o+x it or mount a directory elsewhere"
+            )
+    wanted = 0o005 if source.is_dir() else 0o004
+    if source.stat().st_mode & wanted != wanted:
+        raise SandboxError(
+            f"sandbox spec: mount source {str(source)!r} is not readable by the sandbox user "
+            f"(nobody, uid {NOBODY}, since lemur runs as root); chmod o+r{'x' if source.is_dir() else ''} it"
+        )
+
+
 class LocalBackend(SandboxBackend):
     """Sandboxes on bubblewrap: namespaces and rlimits, no daemon, a session opens in ~50 ms."""
 
@@ -205,16 +227,18 @@ class LocalSession(Session):
     def _validate(spec: SandboxSpec) -> None:
         if not spec.workdir.startswith("/") or spec.workdir in ("/", "/tmp") or spec.workdir.startswith("/.lemur"):
             raise SandboxError(f"sandbox spec: workdir {spec.workdir!r} must be an absolute path other than / and /tmp")
-        if spec.image is not None and not Path(spec.image, "usr/bin/python3").exists():
+        if spec.image is not None:
             raise SandboxError(
-                f"sandbox spec: image {spec.image!r} must be a root file system directory "
-                "with usr/bin/python3 and usr/bin/bwrap"
+                f"sandbox spec: image {spec.image!r}: the local backend runs on the host's system directories "
+                "and takes no image; prepare files with setup and mounts, or use the docker backend"
             )
         for mount in spec.mounts:
             if not Path(mount.source).exists():
                 raise SandboxError(f"sandbox spec: mount source {str(mount.source)!r} does not exist")
             if not mount.target.startswith("/") or mount.target.startswith("/.lemur"):
                 raise SandboxError(f"sandbox spec: mount target {mount.target!r} must be an absolute path")
+            if os.geteuid() == 0:
+                _check_reachable_by_others(Path(mount.source))
 
     def _write_etc(self) -> list[str]:
         uid = NOBODY if os.geteuid() == 0 else os.getuid()
@@ -242,22 +266,19 @@ class LocalSession(Session):
         args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", "sandbox"]
         if spec.network:
             args.append("--share-net")
-        if spec.image is not None:
-            args += ["--ro-bind", str(spec.image), "/"]
-        else:
-            args += _system_args()
-            for name in _ETC_ENTRIES:
-                if Path("/etc", name).exists():
-                    args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-            if spec.network and Path("/etc/resolv.conf").exists():
-                args += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
-            args += self._write_etc()
+        args += _system_args()
+        for name in _ETC_ENTRIES:
+            if Path("/etc", name).exists():
+                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        if spec.network and Path("/etc/resolv.conf").exists():
+            args += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+        args += self._write_etc()
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
         args += ["--dir", "/tmp", "--dir", spec.workdir]
         for mount in spec.mounts:
-            args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
+            args += ["--ro-bind" if mount.read_only else "--bind", str(Path(mount.source).resolve()), mount.target]
         args += ["--remount-ro", "/"]
         config = {
             "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
@@ -295,7 +316,9 @@ class LocalSession(Session):
         self._request({"op": "snapshot"})
 
     def _holder_error(self) -> str:
-        if self._holder.poll() is None:
+        try:
+            self._holder.wait(5.0)
+        except subprocess.TimeoutExpired:
             return self._broken or "no answer from the supervisor"
         stderr = self._holder.stderr.read().decode(errors="replace").strip() if self._holder.stderr else ""
         return stderr[-500:] or f"bubblewrap exited with status {self._holder.returncode}"
@@ -389,6 +412,10 @@ class LocalSession(Session):
         )
         stdout = pumped.stdout.decode("utf-8", "replace")
         stderr = pumped.stderr.decode("utf-8", "replace") + (f"{error}\n" if error else "")
+        if exit_code == 1 and stderr.startswith("bwrap: execvp "):
+            # The nested bubblewrap could not start the program: report it as a shell would.
+            exit_code = 126 if "Permission denied" in stderr else 127
+            stderr = "sandbox: " + stderr.removeprefix("bwrap: execvp ")
         return ExecResult(
             exit_code=exit_code,
             stdout=stdout,
