@@ -36,6 +36,17 @@ def sandbox_check(backend_name: str, check_names: tuple[str, ...]) -> None:
     sandbox_check_command(backend_name, check_names)
 
 
+@envs_group.command("build-image")
+@click.option("--force", is_flag=True, help="Rebuild the Debian base image even if it exists.")
+@click.option("--base", metavar="IMAGE", help="Build on IMAGE (e.g. debian:bookworm-slim) instead of bootstrapping.")
+@click.option("--tag", metavar="TAG", help="Tag of the sandbox image (default lemur/sandbox:bookworm).")
+def build_image(force: bool, base: str | None, tag: str | None) -> None:
+    """Build the docker sandbox image offline (needs root and a Docker daemon; DOCKER_HOST is honoured)."""
+    from lemur.envs.sandbox.docker_image import build_image as build
+
+    build(force=force, base=base, tag=tag)
+
+
 @hookimpl
 def lemur_sandboxes() -> list[ComponentSpec]:
     return [
@@ -43,6 +54,12 @@ def lemur_sandboxes() -> list[ComponentSpec]:
             "local",
             "lemur.envs.sandbox.local:LocalBackend",
             "bubblewrap sandbox: namespaces and rlimits, no daemon (the default)",
+        ),
+        ComponentSpec(
+            "docker",
+            "lemur.envs.sandbox.docker:DockerBackend",
+            "one container per session on any Docker engine (DOCKER_HOST honoured)",
+            extra="lemur-envs[docker]",
         ),
     ]
 

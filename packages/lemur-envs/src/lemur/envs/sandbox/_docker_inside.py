@@ -1,0 +1,363 @@
+"""Programs the ``docker`` backend runs inside its containers (standard library only).
+
+The backend sends this file's source as ``python3 -I -S -c <source> <mode> <json>``, so it
+works in any image that has a ``python3`` (3.7 or newer) and never imports ``lemur``. Modes:
+
+- ``init``: the container's PID 1. It reaps orphans (a fork bomb's zombies would otherwise
+  fill the process limit) and, being PID 1 of the container's PID namespace, cannot be
+  killed from inside, so ``kill(-1, SIGKILL)`` empties the container without stopping it.
+- ``run``: runs one command in its own session under the per-process limits, kills it at
+  the timeout, then kills every process left except the protected interactive sessions
+  (so daemonized children never outlive their command), and ends its standard error with
+  ``<nonce><json status>`` (exit code, timed out, limit) for the host.
+- ``spawn``: prints its PID, applies the limits and becomes an interactive interpreter.
+- ``sweep``: kills every process but PID 1, itself and the protected trees.
+- ``kill_tree``: kills one interpreter with its session and descendants.
+- ``manifest``: prints a JSON list describing every entry under the writable areas.
+- ``restore``: kills everything, empties the writable areas, and unpacks a tar from stdin.
+"""
+
+import json
+import os
+import resource
+import select
+import signal
+import stat
+import sys
+import time
+
+COUNTER_FILES = {
+    "oom": (("/sys/fs/cgroup/memory.events", "oom_kill"), ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")),
+    "pids": (("/sys/fs/cgroup/pids.events", "max"), ("/sys/fs/cgroup/pids/pids.events", "max")),
+}
+#: A writable area with less free space than this after a failed command counts as full (bytes).
+FULL_BELOW = 64 * 1024
+
+
+def init(_config):
+    """Reap children forever; exit on SIGTERM or SIGINT (``docker stop``)."""
+    wanted = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    while True:
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if signal.sigwaitinfo(wanted).si_signo != signal.SIGCHLD:
+            return 0
+
+
+def apply_limits(limits):
+    """Set the per-process resource limits (``{"RLIMIT_CPU": [soft, hard], ...}``)."""
+    for name, (soft, hard) in limits.items():
+        try:
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (ValueError, OSError):
+            resource.setrlimit(getattr(resource, name), (min(soft, hard), hard))
+
+
+def read_counters():
+    """The cgroup's OOM-kill and pids-limit-hit counters (absent files count as 0)."""
+    counters = {}
+    for name, candidates in COUNTER_FILES.items():
+        counters[name] = 0
+        for path, key in candidates:
+            try:
+                with open(path) as handle:
+                    for line in handle:
+                        parts = line.split()
+                        if len(parts) == 2 and parts[0] == key:
+                            counters[name] = int(parts[1])
+                break
+            except OSError:
+                continue
+    return counters
+
+
+def process_table():
+    """``{pid: (ppid, sid, state)}`` of every process visible in ``/proc``."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/" + entry + "/stat") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2 :].split()
+        table[int(entry)] = (int(fields[1]), int(fields[3]), fields[0])
+    return table
+
+
+def tree(table, roots):
+    """The live ``roots``, every process in their sessions, and all their descendants."""
+    members = {pid for pid in roots if pid in table}
+    members |= {pid for pid, (_ppid, sid, _state) in table.items() if sid in members}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _sid, _state) in table.items():
+            if pid not in members and ppid in members:
+                members.add(pid)
+                changed = True
+    return members
+
+
+def kill_rounds(pick):
+    """Kill the live processes ``pick(table)`` names until none is left; return the rounds taken."""
+    for rounds in range(1, 200):
+        table = process_table()
+        victims = [pid for pid in pick(table) if pid in table and table[pid][2] != "Z"]
+        victims = [pid for pid in victims if pid not in (1, os.getpid())]
+        if not victims:
+            return rounds
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.002 * rounds)
+    return rounds
+
+
+def sweep(config):
+    """Kill every process but PID 1, this one, and the trees of the protected interpreters."""
+    protect = config.get("protect") or []
+    if not protect:
+        # One kill(-1) reaches every process at once, so a fork bomb cannot outrun it.
+        for _ in range(3):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+    return kill_rounds(lambda table: set(table) - tree(table, protect))
+
+
+def kill_tree(config):
+    """Kill the interpreters ``config["roots"]`` with their sessions and descendants."""
+    return kill_rounds(lambda table: tree(table, config["roots"]))
+
+
+def wait_until(pid, deadline):
+    """Wait for child ``pid`` until ``deadline`` (monotonic seconds); return its status or None."""
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+    delay = 0.001
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.05)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def exit_code_of(status):
+    """The shell's view of a wait status: the exit code, or 128 + signal."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def area_full(areas):
+    """Whether any writable area has (almost) no free space left."""
+    for area in areas:
+        try:
+            info = os.statvfs(area)
+        except OSError:
+            continue
+        if info.f_bavail * info.f_frsize < FULL_BELOW:
+            return True
+    return False
+
+
+def start_child(config):
+    """Fork the command in its own session with the limits applied; return its pid."""
+    argv = config["argv"]
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            apply_limits(config["limits"])
+            os.chdir(config["cwd"])
+            os.execvpe(argv[0], argv, config["env"])
+        except OSError as error:
+            code = 127 if isinstance(error, FileNotFoundError) else 126
+            where = config["cwd"] if not os.path.isdir(config["cwd"]) else argv[0]
+            os.write(2, (f"sandbox: {where}: {error.strerror}\n").encode())
+            os._exit(code)
+    return pid
+
+
+def run(config):
+    """Run one command to completion or timeout, clean up, and report its status on stderr."""
+    before = read_counters()
+    began = time.monotonic()
+    pid = start_child(config)
+    status = wait_until(pid, began + config["timeout"])
+    timed_out = status is None
+    if timed_out:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        status = wait_until(pid, time.monotonic() + 5.0)
+    exit_code = 137 if status is None else exit_code_of(status)
+    sweep(config)
+    after = read_counters()
+    limit = None
+    if timed_out:
+        limit = "wall_time"
+    elif after["oom"] > before["oom"]:
+        limit = "memory"
+    elif exit_code == 128 + signal.SIGXCPU:
+        limit = "cpu_time"
+    elif exit_code == 128 + signal.SIGXFSZ:
+        limit = "file_size"
+    elif exit_code != 0 and area_full(config["areas"]):
+        limit = "disk"
+    elif after["pids"] > before["pids"]:
+        limit = "processes"
+    report = {"exit_code": exit_code, "timed_out": timed_out, "limit": limit}
+    os.write(2, (config["nonce"] + json.dumps(report) + "\n").encode())
+    return 0
+
+
+def spawn(config):
+    """Print this process's pid, then become the interpreter (same pid) under the limits."""
+    if os.getsid(0) != os.getpid():
+        try:
+            os.setsid()
+        except PermissionError:
+            # A process-group leader cannot start a session: the interpreter becomes a child.
+            child = os.fork()
+            if child:
+                return exit_code_of(os.waitpid(child, 0)[1])
+            os.setsid()
+    os.write(1, (str(os.getpid()) + "\n").encode())
+    apply_limits(config["limits"])
+    os.chdir(config["cwd"])
+    argv = config["argv"]
+    os.execvpe(argv[0], argv, config["env"])
+
+
+def describe(path):
+    """One manifest entry: type, mode, size, mtime and content hash (files) or target (links)."""
+    info = os.lstat(path)
+    entry = {"path": path, "mode": stat.S_IMODE(info.st_mode), "size": info.st_size, "mtime": info.st_mtime_ns}
+    if stat.S_ISDIR(info.st_mode):
+        entry.update(type="dir", size=0, mtime=0)
+    elif stat.S_ISLNK(info.st_mode):
+        entry.update(type="link", target=os.readlink(path))
+    elif stat.S_ISREG(info.st_mode):
+        import hashlib
+
+        entry["type"] = "file"
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            entry["sha256"] = digest.hexdigest()
+        except OSError:
+            entry["sha256"] = None
+    else:
+        entry["type"] = "other"
+    return entry
+
+
+def make_walkable(area):
+    """Give the owner back read and search access to every directory (a command may chmod 000)."""
+    blocked = []
+    for _ in range(64):
+        blocked.clear()
+        for root, dirs, _files in os.walk(area, onerror=lambda error: blocked.append(error.filename)):
+            for name in dirs:
+                full = os.path.join(root, name)
+                if not os.path.islink(full):
+                    make_readable(full)
+        for path in blocked:
+            make_readable(path)
+        if not blocked:
+            return
+
+
+def make_readable(path):
+    try:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        if mode & 0o700 != 0o700:
+            os.chmod(path, mode | 0o700)
+    except (OSError, TypeError):
+        pass
+
+
+def manifest(config):
+    """Print every entry below the writable areas as one JSON list."""
+    entries = []
+    for area in config["areas"]:
+        make_walkable(area)
+        for root, dirs, files in os.walk(area):
+            for name in dirs + files:
+                try:
+                    entries.append(describe(os.path.join(root, name)))
+                except OSError:
+                    continue
+    sys.stdout.write(json.dumps(entries))
+    return 0
+
+
+def empty(area):
+    """Remove everything inside ``area`` (after giving the owner back access to every directory)."""
+    make_walkable(area)
+    for root, dirs, files in os.walk(area, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                os.unlink(full)
+            else:
+                os.rmdir(full)
+
+
+def restore(config):
+    """Kill every process, empty the writable areas, and unpack the snapshot tar from stdin."""
+    import subprocess
+
+    sweep({"protect": []})
+    for area in config["areas"]:
+        os.chmod(area, 0o700 | stat.S_IMODE(os.stat(area).st_mode))
+        empty(area)
+    tar = subprocess.run(["tar", "-x", "-p", "--no-overwrite-dir", "-C", "/", "-f", "-"], stdin=sys.stdin)
+    return tar.returncode
+
+
+MODES = {
+    "init": init,
+    "run": run,
+    "spawn": spawn,
+    "sweep": sweep,
+    "kill_tree": kill_tree,
+    "manifest": manifest,
+    "restore": restore,
+}
+
+if __name__ == "__main__":
+    sys.exit(MODES[sys.argv[1]](json.loads(sys.argv[2])) or 0)

@@ -1,0 +1,298 @@
+"""The ``docker`` sandbox backend: conformance, hostile code, reset/changes, and its error messages.
+
+Tests that need a daemon skip, with the reason, when none answers (``DOCKER_HOST`` honoured) or
+the image is missing (``tools/build_base_image.sh`` builds it); CI starts dockerd and builds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lemur.envs.sandbox.base import FileChange, Limits, MiB, SandboxSpec, SandboxUnavailableError
+from lemur.envs.sandbox.docker import LABEL, DockerBackend, diff_manifests
+
+SMALL = Limits(wall_seconds=10.0, cpu_seconds=5, memory_bytes=512 * MiB, processes=64, disk_bytes=64 * MiB)
+
+
+@pytest.fixture(scope="module")
+def backend() -> DockerBackend:
+    """A docker backend whose daemon answers and whose default image exists; skips otherwise."""
+    pytest.importorskip("docker", reason="the docker SDK is not installed (pip install 'lemur-envs[docker]')")
+    docker_backend = DockerBackend()
+    try:
+        docker_backend.check_available()
+    except SandboxUnavailableError as error:
+        pytest.skip(f"docker backend unavailable: {error}")
+    return docker_backend
+
+
+@pytest.fixture(scope="module")
+def session(backend: DockerBackend):
+    """One shared session; every hostile test ends by checking the session still works."""
+    with backend.open(SandboxSpec(limits=SMALL, setup=("echo prepared > /work/prepared.txt",))) as opened:
+        yield opened
+
+
+def assert_still_works(session) -> None:
+    """The next command runs normally, and nothing the previous one started is still alive."""
+    result = session.exec("echo alive; ls /proc | grep -c '^[0-9]'")
+    lines = result.stdout.split()
+    assert result.ok and lines[0] == "alive", result
+    # PID 1 (init), the supervisor, sh, ls and grep: nothing else survives a command.
+    assert int(lines[1]) <= 6, session.exec("ps -eo pid,ppid,stat,args").stdout
+
+
+# -- contract -------------------------------------------------------------------------------------
+@pytest.mark.docker
+def test_conformance_suite_passes(backend: DockerBackend) -> None:
+    from lemur.envs.sandbox.conformance import run_checks
+
+    results = run_checks(backend)
+    failed = [f"{result.name}: {result.status} {result.detail}" for result in results if result.status != "passed"]
+    assert not failed, failed
+    assert len(results) >= 20
+
+
+# -- hostile code ---------------------------------------------------------------------------------
+@pytest.mark.docker
+def test_fork_bomb_is_contained(session) -> None:
+    result = session.exec(["bash", "-c", ":(){ :|:& };:"], timeout=3)
+    assert result.limit in ("processes", "wall_time"), result
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_rm_rf_root_and_system_writes_fail(session) -> None:
+    result = session.exec("rm -rf / --no-preserve-root 2>/dev/null; echo x > /etc/passwd; touch /usr/bin/evil")
+    assert result.exit_code != 0
+    check = session.exec("test -x /bin/sh && grep -c root /etc/passwd && test ! -e /usr/bin/evil")
+    assert check.ok and check.stdout.strip() == "1", check
+    # The work area itself was emptied by rm -rf; reset brings the prepared file back.
+    session.reset()
+    assert session.read_file("prepared.txt") == b"prepared\n"
+
+
+@pytest.mark.docker
+def test_host_secret_is_not_visible(session, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top-secret-value")
+    result = session.exec(f"cat {secret}; grep -rs top-secret-value /work /tmp /home /root 2>/dev/null; echo done")
+    assert "top-secret-value" not in result.stdout + result.stderr
+    assert result.stdout.endswith("done\n")
+
+
+@pytest.mark.docker
+def test_host_loopback_server_is_unreachable(session) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    script = (
+        "import socket\n"
+        f"for host in ('127.0.0.1', '172.17.0.1', 'host.docker.internal'):\n"
+        "    try:\n"
+        f"        socket.create_connection((host, {port}), timeout=2); print('reached', host)\n"
+        "    except OSError:\n"
+        "        print('unreachable')\n"
+    )
+    try:
+        result = session.exec(["python3", "-c", script], timeout=15)
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+    assert result.stdout == "unreachable\n" * 3, result
+    assert accepted == []
+
+
+@pytest.mark.docker
+def test_memory_hog_hits_the_memory_limit(session) -> None:
+    result = session.exec(["python3", "-c", "x = []\nwhile True: x.append(bytearray(16 * 1024 * 1024))"], timeout=20)
+    assert result.exit_code != 0 and result.limit == "memory", result
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_infinite_loop_times_out(session) -> None:
+    began = time.monotonic()
+    result = session.exec(["python3", "-c", "while True: pass"], timeout=1.5)
+    assert result.timed_out and result.limit == "wall_time" and result.exit_code == 137, result
+    assert time.monotonic() - began < 6
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_100_mb_of_output_is_cut_quickly(session) -> None:
+    began = time.monotonic()
+    result = session.exec("head -c 100000000 /dev/zero | tr '\\0' a", timeout=30)
+    assert result.truncated and result.limit == "output", result.limit
+    assert len(result.stdout) == SMALL.output_bytes
+    assert time.monotonic() - began < 15
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_daemonized_child_does_not_outlive_its_command(session) -> None:
+    script = "setsid sh -c 'sleep 3; echo escaped > /work/escaped.txt' </dev/null >/dev/null 2>&1 & sleep 30"
+    result = session.exec(script, timeout=1)
+    assert result.timed_out, result
+    time.sleep(3.5)
+    assert session.exec("test -e /work/escaped.txt").exit_code == 1
+    # Also when the command exits at once and leaves the daemon behind.
+    session.exec("nohup setsid sleep 60 >/dev/null 2>&1 &")
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_killing_the_supervisor_and_init_is_survived(session) -> None:
+    killed = session.exec("kill -9 $PPID; sleep 30", timeout=3)
+    assert killed.exit_code != 0, killed
+    stopped = session.exec("kill -STOP $PPID; sleep 30", timeout=1)
+    assert stopped.timed_out and stopped.limit == "wall_time", stopped
+    init = session.exec("kill -9 1; echo $?")
+    assert init.stdout.strip() != "" and init.ok
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_filling_the_disk_hits_the_disk_limit(session) -> None:
+    result = session.exec("for i in $(seq 20); do head -c 8000000 /dev/zero > /work/fill$i || exit 1; done", timeout=30)
+    assert result.exit_code != 0 and result.limit == "disk", result
+    assert session.exec("rm -f /work/fill* && echo ok").stdout == "ok\n"
+    assert_still_works(session)
+
+
+# -- reset and changes ----------------------------------------------------------------------------
+@pytest.mark.docker
+def test_reset_restores_and_is_fast(backend: DockerBackend) -> None:
+    setup = ("mkdir -p /work/repo && for i in $(seq 50); do echo line$i > /work/repo/f$i.txt; done",)
+    with backend.open(SandboxSpec(limits=SMALL, setup=setup)) as opened:
+        opened.exec("rm /work/repo/f1.txt; echo x >> /work/repo/f2.txt; chmod 000 /work/repo; mkdir /tmp/new")
+        assert opened.changes() == [
+            FileChange("/tmp/new", "added"),
+            FileChange("/work/repo/f1.txt", "deleted"),
+            FileChange("/work/repo/f2.txt", "modified"),
+        ]
+        timings = []
+        for _ in range(3):
+            began = time.monotonic()
+            opened.reset()
+            timings.append(time.monotonic() - began)
+            assert opened.changes() == []
+        assert opened.exec("cat /work/repo/f1.txt /work/repo/f50.txt").stdout == "line1\nline50\n"
+        assert min(timings) < 1.0, timings
+
+
+@pytest.mark.docker
+def test_reset_kills_interpreters_and_processes(backend: DockerBackend) -> None:
+    with backend.open(SandboxSpec(limits=SMALL)) as opened:
+        shell = opened.shell()
+        assert shell.run("export KEEP=1; echo $KEEP").stdout == "1\n"
+        opened.reset()
+        assert opened.exec("ls /proc | grep -c '^[0-9]'").stdout.strip() in {"4", "5", "6"}
+
+
+@pytest.mark.docker
+def test_close_removes_the_container(backend: DockerBackend) -> None:
+    opened = backend.open(SandboxSpec(limits=SMALL))
+    container_id = opened.container.id
+    opened.close()
+    remaining = backend.client().containers.list(all=True, filters={"label": LABEL})
+    assert container_id not in {container.id for container in remaining}
+
+
+# -- without a daemon -----------------------------------------------------------------------------
+def test_unreachable_daemon_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("docker", reason="the docker SDK is not installed (pip install 'lemur-envs[docker]')")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/lemur-test.sock")
+    with pytest.raises(SandboxUnavailableError) as caught:
+        DockerBackend().check_available()
+    message = str(caught.value)
+    assert "unix:///nonexistent/lemur-test.sock" in message and "dockerd" in message and "DOCKER_HOST" in message
+    assert "\n" not in message
+
+
+def test_cli_build_image_without_daemon_exits_2(run_lemur) -> None:
+    pytest.importorskip("docker", reason="the docker SDK is not installed (pip install 'lemur-envs[docker]')")
+    completed = run_lemur("envs", "build-image", env={"DOCKER_HOST": "unix:///nonexistent/lemur-test.sock"})
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: no Docker daemon answers at unix:///nonexistent/lemur-test.sock")
+    assert "systemctl start docker" in completed.stderr
+
+
+@pytest.mark.docker
+def test_missing_image_names_the_build_command(backend: DockerBackend) -> None:
+    with pytest.raises(SandboxUnavailableError, match="lemur/no-such-image:v0"):
+        backend.open(SandboxSpec(image="lemur/no-such-image:v0"))
+
+
+# -- manifest comparison (no daemon) --------------------------------------------------------------
+def _file(path: str, content: str, mode: int = 0o644, mtime: int = 1) -> dict[str, object]:
+    import hashlib
+
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return {"path": path, "type": "file", "mode": mode, "size": len(content), "mtime": mtime, "sha256": digest}
+
+
+def test_diff_manifests_classifies_changes() -> None:
+    before = {
+        "/work/same": _file("/work/same", "a"),
+        "/work/touched": _file("/work/touched", "b", mtime=1),
+        "/work/edited": _file("/work/edited", "c"),
+        "/work/chmod": _file("/work/chmod", "d"),
+        "/work/gone": _file("/work/gone", "e"),
+        "/work/swap": _file("/work/swap", "f"),
+        "/work/dir": {"path": "/work/dir", "type": "dir", "mode": 0o755, "size": 0, "mtime": 0},
+    }
+    after = {
+        "/work/same": _file("/work/same", "a"),
+        "/work/touched": _file("/work/touched", "b", mtime=99),
+        "/work/edited": _file("/work/edited", "C"),
+        "/work/chmod": _file("/work/chmod", "d", mode=0o600),
+        "/work/swap": {"path": "/work/swap", "type": "dir", "mode": 0o755, "size": 0, "mtime": 0},
+        "/work/dir": {"path": "/work/dir", "type": "dir", "mode": 0o700, "size": 0, "mtime": 0},
+        "/work/new": _file("/work/new", "g"),
+    }
+    assert diff_manifests(before, after) == [
+        FileChange("/work/chmod", "modified"),
+        FileChange("/work/edited", "modified"),
+        FileChange("/work/gone", "deleted"),
+        FileChange("/work/new", "added"),
+        FileChange("/work/swap", "added"),
+        FileChange("/work/swap", "deleted"),
+    ]
+
+
+def test_spec_limits_map_to_container_options() -> None:
+    pytest.importorskip("docker", reason="the docker SDK is not installed (pip install 'lemur-envs[docker]')")
+    from lemur.envs.sandbox.docker import container_options
+
+    limits = dataclasses.replace(SMALL, processes=77, file_size_bytes=5 * MiB)
+    options = container_options(SandboxSpec(limits=limits, network=False))
+    assert options["network_mode"] == "none" and options["read_only"] is True
+    assert options["cap_drop"] == ["ALL"] and options["security_opt"] == ["no-new-privileges"]
+    assert options["pids_limit"] == 77 and options["user"] == "1000:1000"
+    assert "size=67108864" in options["tmpfs"]["/work"]
+    assert {(u["Name"], u["Hard"]) for u in options["ulimits"]} >= {("fsize", 5 * MiB), ("cpu", 6)}
+    assert container_options(SandboxSpec(network=True))["network_mode"] == "bridge"
+    assert os.path.basename(options["command"][0]) == "python3"

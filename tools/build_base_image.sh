@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Build the docker sandbox images offline (lemur/base:bookworm, then lemur/sandbox:bookworm).
+# The script ships inside lemur-envs (also run by `lemur envs build-image`); see its --help.
+set -euo pipefail
+exec bash "$(dirname "$0")/../packages/lemur-envs/src/lemur/envs/sandbox/dockerfiles/build_image.sh" "$@"
