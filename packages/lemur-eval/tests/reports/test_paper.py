@@ -56,3 +56,9 @@ def test_a_value_outside_the_table_is_rejected(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"source"):
         load_paper_scores(bad)
+
+
+def test_column_labels_are_unique() -> None:
+    """Two benchmarks with one header (e.g. a MINT subset with and without feedback) would be ambiguous."""
+    labels = list(load_paper_scores().labels.values())
+    assert len(labels) == len(set(labels))
