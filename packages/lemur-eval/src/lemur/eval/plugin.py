@@ -78,4 +78,5 @@ def lemur_benchmarks() -> list[ComponentSpec]:
         ComponentSpec("humaneval", "lemur.eval.benchmarks.humaneval:HumanEval", "Python completion, sandboxed pass@1"),
         ComponentSpec("mbpp", "lemur.eval.benchmarks.mbpp:MBPP", "basic Python problems, 3-shot, sandboxed pass@1"),
         ComponentSpec("multipl-e", "lemur.eval.benchmarks.multipl_e:MultiPLE", "HumanEval in 8 languages, pass@1"),
+        ComponentSpec("ds-1000", "lemur.eval.benchmarks.ds1000:DS1000", "data-science code, 7 libraries (mirror only)"),
     ]
