@@ -49,7 +49,7 @@ def recipe_file(tmp_path, stdlib_sources, llama_tokenizer_path) -> Path:
 def test_build_resume_and_realised_mixture(tmp_path, recipe_file, run_lemur) -> None:
     recipe = Recipe.model_validate(yaml.safe_load(recipe_file.read_text()))
     out = tmp_path / "out"
-    summary = build(recipe, out, workers=1, progress=False)
+    summary = build(recipe, out, workers=2, progress=False)  # two spawned worker processes
     assert summary["skipped"] == [] and len(summary["ranks"]) == 4
     python = PackedDataset(out / "sources" / "python")
     python.verify()
@@ -59,6 +59,9 @@ def test_build_resume_and_realised_mixture(tmp_path, recipe_file, run_lemur) -> 
     assert len(mixture) == 3000 and mixture[0]["tokens"].shape == (512,)
     shares = np.bincount(mixture.rows[:, 0], minlength=2) / 3000
     assert abs(shares[0] - 0.8) <= 4.5 * np.sqrt(0.8 * 0.2 / 3000)
+    rows = mixture.iter_rows(seed=1, start=2999)
+    assert [next(rows)[0] for _ in range(3)] == [2999, 3000, 3001]
+    assert np.array_equal(next(mixture.iter_rows(seed=1, start=5))[1]["tokens"], mixture[5]["tokens"])
 
     stamp = {p: p.stat().st_mtime_ns for p in (out / "sources").rglob("*.bin")}
     again = run_lemur("data", "build", "--recipe", str(recipe_file), "--out", str(out), "--no-progress")
@@ -114,3 +117,78 @@ def test_conversation_stats_follow_table_1_columns() -> None:
     assert stats.average_rounds == 1.5
     assert stats.average_prompt_length == (2 + 3 + 1 + 2) / 3
     assert stats.average_completion_length == (2 + 3 + 1) / 3
+
+
+def test_sft_build_masks_prompts_and_stats_match_table_1_columns(
+    tmp_path, shared_data, llama_tokenizer_path, run_lemur
+):
+    """Real prompt/solution pairs (HumanEval) as one-round conversations, through build and stats."""
+    from tokenizers import Tokenizer
+
+    problems = [json.loads(line) for line in gzip.open(shared_data / "humaneval" / "HumanEval.jsonl.gz", "rt")]
+    conversations = tmp_path / "humaneval.jsonl"
+    with open(conversations, "w") as handle:
+        for problem in problems:
+            messages = [
+                {"role": "user", "content": problem["prompt"]},
+                {"role": "assistant", "content": problem["canonical_solution"]},
+            ]
+            handle.write(json.dumps({"id": problem["task_id"], "text": "", "messages": messages}) + "\n")
+    recipe = {
+        "name": "sft-test",
+        "seed": 1,
+        "tokenizer": str(llama_tokenizer_path),
+        "seq_len": 1024,
+        "sources": [
+            {
+                "name": "humaneval",
+                "source": "jsonl",
+                "options": {"paths": str(conversations), "id_field": "id"},
+                "instances": 50,
+            }
+        ],
+    }
+    recipe_file = tmp_path / "sft.yaml"
+    recipe_file.write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "out"
+    summary = build(Recipe.model_validate(recipe), out, workers=1, progress=False)
+    assert summary["ranks"][0]["steps"]["tokenize"]["conversations"] == 50
+    dataset = PackedDataset(out / "sources" / "humaneval")
+    tokenizer = Tokenizer.from_file(str(llama_tokenizer_path))
+    tokenizer.encode_special_tokens = True
+    solutions_by_text = {p["canonical_solution"] + "<|im_end|>\n": p["prompt"] for p in problems}
+    documents = _documents(dataset)
+    assert len(documents) == 50
+    matched = set()
+    for tokens, mask in documents:
+        assert tokens[0] == 1 and tokens[-1] == 2 and mask[-1] == 1 and mask[0] == 0
+        reply = tokenizer.decode(tokens[mask == 1][:-1].tolist())
+        assert reply in solutions_by_text  # exactly one reply is trained on, and it is the solution
+        prompt = tokenizer.decode(tokens[mask == 0].tolist())
+        assert solutions_by_text[reply].strip() in prompt  # the prompt is present but never trained on
+        matched.add(reply)
+    assert len(matched) == 50
+
+    result = run_lemur("data", "stats", str(recipe_file))
+    assert result.returncode == 0, result.stderr
+    fields = next(x for x in result.stdout.splitlines() if x.startswith("humaneval")).split()
+    prompts = tokenizer.encode_batch([p["prompt"] for p in problems], add_special_tokens=False)
+    solutions = tokenizer.encode_batch([p["canonical_solution"] for p in problems], add_special_tokens=False)
+    assert fields[1:3] == [f"{len(problems):,}", "1.00"]
+    assert float(fields[3].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in prompts]), abs=0.006)
+    assert float(fields[4].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in solutions]), abs=0.006)
+
+
+def _documents(dataset: PackedDataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each packed document's (tokens, loss mask), reassembled from its chunks via the segment table."""
+    chunks: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for number, shard in enumerate(dataset.shards):
+        tokens, segment_ids, masks = (shard.arrays[k] for k in ("tokens", "segment_ids", "loss_mask"))
+        for row, segment, document, offset, _length, _source in shard.arrays["segments"].tolist():
+            where = segment_ids[row] == segment
+            chunks.setdefault((number, document), []).append((offset, tokens[row][where], masks[row][where]))
+    documents = []
+    for parts in chunks.values():
+        parts.sort(key=lambda part: part[0])
+        documents.append((np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])))
+    return documents

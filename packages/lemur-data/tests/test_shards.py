@@ -102,3 +102,13 @@ def test_missing_dataset_is_a_clear_error(tmp_path) -> None:
     (tmp_path / "x" / "index.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(LemurError, match="not a lemur-packed"):
         PackedDataset(tmp_path)
+
+
+def test_large_vocabularies_get_uint32_tokens(tmp_path) -> None:
+    docs = [TokenizedDocument("a", np.array([1, 70_000, 100_000, 2], dtype=np.int32))]
+    step = PackStep(seq_len=8, window=4)
+    writer = ShardWriter(tmp_path / "s", seq_len=8, vocab_size=128_256)
+    for batch in step.run(docs):
+        writer.write(batch)
+    assert writer.close()["dtypes"]["tokens"] == "<u4"
+    assert PackedDataset(tmp_path)[0]["tokens"].tolist()[:4] == [1, 70_000, 100_000, 2]

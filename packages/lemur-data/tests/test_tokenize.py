@@ -32,14 +32,20 @@ def test_literal_bos_in_code_stays_text(llama_tokenizer_path) -> None:
     assert 1 not in tokens[1:-1] and 2 not in tokens[1:-1]
 
 
-def test_conversation_loss_only_on_assistant(llama_tokenizer_path) -> None:
+def test_conversation_loss_only_on_assistant_replies(llama_tokenizer_path) -> None:
     encoder = TextTokenizer(llama_tokenizer_path)
     messages = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
     tokens, mask = encoder.encode_messages(messages)
-    user = encoder.encode_batch(["user: What is 2+2?\n"])[0][1:-1]
-    assistant = encoder.encode_batch(["assistant: 4\n"])[0][1:-1]
-    assert tokens.tolist() == [1, *user.tolist(), *assistant.tolist(), 2]
-    assert mask.tolist() == [0] * (1 + len(user)) + [1] * (len(assistant) + 1)
+
+    def piece(text: str) -> list[int]:
+        return encoder.encode_batch([text])[0][1:-1].tolist()
+
+    prompt = piece("<|im_start|>user\n") + piece("What is 2+2?<|im_end|>\n") + piece("<|im_start|>assistant\n")
+    reply = piece("4<|im_end|>\n")
+    assert tokens.tolist() == [1, *prompt, *reply, 2]
+    assert mask.tolist() == [0] * (1 + len(prompt)) + [1] * (len(reply) + 1)
+    text = encoder.tokenizer.decode(tokens[mask == 1].tolist())
+    assert text.replace(" ", "").strip() == "4<|im_end|>"
 
 
 def test_unknown_special_token_is_a_clear_error(llama_tokenizer_path) -> None:

@@ -18,6 +18,8 @@ from lemur.core.errors import LemurError, MissingDependencyError
 from lemur.data.records import Document
 from lemur.data.steps.base import PipelineStep
 
+#: ChatML markers (Lemur-Chat's conversation format).
+CHATML_START, CHATML_END = "<|im_start|>", "<|im_end|>"
 #: Names accepted by :func:`load_tokenizer` besides paths.
 BUILTIN_TOKENIZERS = ("llama-2",)
 
@@ -130,21 +132,30 @@ class TextTokenizer:
     def encode_messages(
         self, messages: Sequence[dict[str, str]], train_on: tuple[str, ...] = ("assistant",)
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Tokens and loss mask of a conversation: loss only on the messages whose role is in ``train_on``.
+        """Tokens and loss mask of a conversation in ChatML, with loss only on ``train_on`` roles' replies.
 
-        Each message is rendered ``"<role>: <content>\\n"``; BOS starts and EOS ends the conversation
-        (EOS is trained on when the last message is trained on).
+        Each message is ``<|im_start|>{role}\n`` (the header, never trained on) followed by
+        ``{content}<|im_end|>\n`` (trained on when the role is in ``train_on``), the format
+        Lemur-Chat uses. The markers are plain text to a vocabulary without them (Llama-2). BOS
+        starts and EOS ends the conversation; EOS is trained on when the last message is.
         """
-        rendered = [f"{m['role']}: {m['content']}\n" for m in messages]
+        texts = []
+        for message in messages:
+            texts += [f"{CHATML_START}{message['role']}\n", f"{message['content']}{CHATML_END}\n"]
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        pieces = [np.array(e.ids, dtype=np.int32) for e in encode(rendered, add_special_tokens=False)]
-        masks = [np.full(len(p), m["role"] in train_on, dtype=np.uint8) for p, m in zip(pieces, messages, strict=True)]
+        pieces = [np.array(e.ids, dtype=np.int32) for e in encode(texts, add_special_tokens=False)] if texts else []
+        masks = [
+            np.full(len(piece), index % 2 == 1 and messages[index // 2]["role"] in train_on, dtype=np.uint8)
+            for index, piece in enumerate(pieces)
+        ]
         if self.bos_id is not None:
             pieces.insert(0, np.array([self.bos_id], dtype=np.int32))
             masks.insert(0, np.zeros(1, dtype=np.uint8))
         if self.eos_id is not None:
             pieces.append(np.array([self.eos_id], dtype=np.int32))
             masks.append(np.array([bool(messages) and messages[-1]["role"] in train_on], dtype=np.uint8))
+        if not pieces:
+            return np.zeros(0, np.int32), np.zeros(0, np.uint8)
         return np.concatenate(pieces), np.concatenate(masks)
 
 
@@ -152,7 +163,8 @@ class TokenizeStep(PipelineStep):
     """Pipeline step: :class:`Document` in, :class:`TokenizedDocument` out, in batches.
 
     Documents whose ``metadata["messages"]`` is a list of ``{"role", "content"}`` are encoded as
-    conversations with loss on assistant messages only; others as plain text with loss everywhere.
+    ChatML conversations with loss on assistant replies only (see
+    :meth:`TextTokenizer.encode_messages`); others as plain text with loss everywhere.
 
     Args:
         tokenizer: Anything :func:`load_tokenizer` accepts (default: Llama-2).
