@@ -162,3 +162,16 @@ def test_png_only_without_matplotlib_is_an_error(two_runs: list[Path], tmp_path:
         "error: PNG plots needs the package 'matplotlib', which is not installed: pip install 'lemur-eval[report]'"
     ]
     assert not (tmp_path / "o").exists()
+
+
+def test_a_run_without_results_and_markup_in_names(make_run, tmp_path: Path) -> None:
+    from lemur.eval.reports.report import build_report, render
+
+    run = make_run(tmp_path, "r", "openai:<b>x|y</b>", {}, finished=False)
+    report = build_report([run])
+    assert report.tables == () and report.plots == ()
+    assert "No benchmark has results yet in these runs." in report.notes
+    files = render(report, ["md", "html"])
+    markdown, html = files["report.md"].decode(), files["report.html"].decode()
+    assert "| openai:&lt;b&gt;x\\|y&lt;/b&gt; (unfinished) | r |" in markdown
+    assert "<b>x" not in html and "openai:&lt;b&gt;x|y&lt;/b&gt; (unfinished)" in html

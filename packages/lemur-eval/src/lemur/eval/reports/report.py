@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -135,7 +136,11 @@ def build_report(
     runs = load_runs(run_dirs)
     scores = scores or load_paper_scores()
     labels = run_labels(runs)
+    notes: list[str] = []
     tables: list[Table] = [scores_table(runs, scores)]
+    if not any(run.benchmarks for run in runs):
+        tables = []
+        notes.append("No benchmark has results yet in these runs.")
     for spec in scores.tables:
         if spec.capability is None:
             table = paper_table(spec, runs, scores, reference=paper)
@@ -156,7 +161,6 @@ def build_report(
         if paper and spec.id in shown
         for row in spec.rows
     )
-    notes: list[str] = []
     drawn: list[Plot] = []
     if plots:
         try:
@@ -205,12 +209,17 @@ def _draw_plots(runs: Sequence[RunSummary], labels: Sequence[str], scores: Paper
         title = scores.label(name)
         drawn.append(
             Plot(
-                name=f"success_by_turn_{name}.png",
+                name=f"success_by_turn_{_file_safe(name)}.png",
                 title=f"{title}: success rate by interaction turn",
                 png=success_by_turn_png(title, lines, [color[label] for label, _ in lines]),
             )
         )
     return drawn
+
+
+def _file_safe(name: str) -> str:
+    """``name`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced, for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def render(report: Report, formats: Iterable[str]) -> dict[str, bytes]:
