@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
+from lemur.core.errors import LemurError
 from lemur.data.build import build
-from lemur.data.mixture import MixtureDataset, Recipe
+from lemur.data.mixture import MixtureDataset, Recipe, open_dataset
 from lemur.data.shards import PackedDataset
 from lemur.data.stats import conversation_stats
 
@@ -59,6 +60,9 @@ def test_build_resume_and_realised_mixture(tmp_path, recipe_file, run_lemur) -> 
     assert len(mixture) == 3000 and mixture[0]["tokens"].shape == (512,)
     shares = np.bincount(mixture.rows[:, 0], minlength=2) / 3000
     assert abs(shares[0] - 0.8) <= 4.5 * np.sqrt(0.8 * 0.2 / 3000)
+    assert isinstance(open_dataset(out), MixtureDataset)
+    with pytest.raises(LemurError, match="open_dataset"):
+        PackedDataset(out)
     rows = mixture.iter_rows(seed=1, start=2999)
     assert [next(rows)[0] for _ in range(3)] == [2999, 3000, 3001]
     assert np.array_equal(next(mixture.iter_rows(seed=1, start=5))[1]["tokens"], mixture[5]["tokens"])

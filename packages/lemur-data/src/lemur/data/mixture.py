@@ -192,12 +192,32 @@ class MixtureDataset:
         source, local = self.rows[row]
         return self.datasets[int(source)][int(local)]
 
+    def order(self, seed: int, epoch: int = 0) -> np.ndarray:
+        """Row order of ``epoch``: the sampled mixture order first, then seeded reshuffles."""
+        if epoch == 0:
+            return np.arange(len(self))
+        return np.random.default_rng([seed, epoch]).permutation(len(self))
+
     def iter_rows(self, seed: int, start: int = 0):
-        """Yield ``(position, row)`` forever: epoch 0 in mixture order, later epochs reshuffled by ``seed``."""
+        """Yield ``(position, row)`` forever in :meth:`order`, starting at global position ``start``."""
         position = start
         while True:
             epoch, offset = divmod(position, len(self))
-            order = np.arange(len(self)) if epoch == 0 else np.random.default_rng([seed, epoch]).permutation(len(self))
+            order = self.order(seed, epoch)
             for index in range(offset, len(self)):
                 yield position, self[int(order[index])]
                 position += 1
+
+
+def open_dataset(path: str | Path) -> Any:
+    """The rows under ``path``: a :class:`MixtureDataset` for a weighted build, else a ``PackedDataset``.
+
+    Raises:
+        LemurError: Nothing packed is there.
+    """
+    from lemur.data.shards import PackedDataset
+
+    path = Path(path)
+    if (path / "mixture" / "index.json").is_file():
+        return MixtureDataset(path)
+    return PackedDataset(path)

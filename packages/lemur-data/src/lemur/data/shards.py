@@ -193,6 +193,11 @@ class PackedDataset:
     def __init__(self, paths: str | Path | list[str | Path]):
         if isinstance(paths, (str, Path)):
             root = Path(paths)
+            if (root / "mixture" / "index.json").is_file():
+                raise LemurError(
+                    f"{root} is a weighted mixture build: read it with lemur.data.mixture.open_dataset "
+                    "(or point at one source's directory, sources/<name>)"
+                )
             found = sorted(p.parent for p in root.rglob("index.json") if not p.parent.name.endswith(".partial"))
         else:
             found = [Path(p) for p in paths]
