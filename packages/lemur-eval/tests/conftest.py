@@ -14,8 +14,12 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture
-def eval_test_plugin(plugin_manager, monkeypatch):
-    """The runner-test plugin (``_lemur_eval_test_plugin``) plus lemur-eval's own plugin, in a fresh manager."""
+def eval_test_plugin(plugin_manager, monkeypatch, tmp_path):
+    """The runner-test plugin (``_lemur_eval_test_plugin``) plus lemur-eval's own plugin, in a fresh manager.
+
+    The model-call cache defaults to a folder under ``tmp_path`` (never the user's).
+    """
+    monkeypatch.setenv("LEMUR_CACHE_DIR", str(tmp_path / "lemur-cache"))
     monkeypatch.syspath_prepend(str(TESTS))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     import _lemur_eval_test_plugin

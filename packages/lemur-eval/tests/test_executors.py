@@ -102,3 +102,21 @@ def check_ray_runs(eval_test_plugin, tmp_path):
     for name in ("generations.jsonl", "results.jsonl"):
         ray_text = (tmp_path / "agent-ray" / "toy-guess" / name).read_text()
         assert ray_text == (tmp_path / "agent-local" / "toy-guess" / name).read_text()
+
+
+def test_a_backend_that_cannot_be_shipped_is_refused_before_anything_is_written(
+    eval_test_plugin, tmp_path, monkeypatch
+):
+    from lemur.eval.runner import prepare_run
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("cannot pickle 'httpx.Client' object")
+
+    model = eval_test_plugin.BisectModel()
+    model.client = Unpicklable()
+    config = RunConfig(model="test-bisect", benchmarks=["toy-guess"], out=tmp_path / "out", executor="process")
+    monkeypatch.setattr("lemur.eval.runner.create_backend", lambda spec: model)
+    with pytest.raises(ConfigError, match="--executor process: the model backend 'test-bisect' cannot be sent"):
+        prepare_run(config)
+    assert not (tmp_path / "out").exists()

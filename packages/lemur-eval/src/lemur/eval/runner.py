@@ -109,6 +109,8 @@ def prepare_run(config: RunConfig, resume: bool = False) -> PreparedRun:
     executor = None
     try:
         plans = [_plan(config, name, benchmark, backend) for name, benchmark in plans_before_backend]
+        if config.executor != "local":
+            _check_shippable(config.executor, backend, plans)
         executor = create_executor(config.executor, config.workers, config.ray_address)
     except BaseException:
         backend.close()
@@ -197,6 +199,21 @@ def _check_out_dir(config: RunConfig, resume: bool) -> None:
                 f"--resume: field '{key}' was {before[key]!r} in {out / CONFIG_FILE} but is {now[key]!r} now; "
                 "resume with the same settings or start a new --out"
             )
+
+
+def _check_shippable(executor: str, backend: CachingBackend, plans: Sequence[BenchmarkPlan]) -> None:
+    """Raise a one-line ConfigError when the backend or a benchmark cannot be sent to worker processes."""
+    import pickle
+
+    things = [(f"model backend '{backend.name}'", backend)] + [(f"benchmark '{p.name}'", p.benchmark) for p in plans]
+    for what, thing in things:
+        try:
+            pickle.dumps(thing)
+        except Exception as error:  # noqa: BLE001 - any pickling failure means the same to the user
+            raise ConfigError(
+                f"--executor {executor}: the {what} cannot be sent to worker processes ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); use --executor local"
+            ) from None
 
 
 def _load_benchmark(config: RunConfig, name: str) -> tuple[str, Benchmark]:
