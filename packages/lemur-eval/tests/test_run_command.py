@@ -112,8 +112,9 @@ def test_yaml_and_flags_must_agree_and_combine(eval_cli, replay, tmp_path):
     (tmp_path / "run.yaml").write_text("model: replay:replay.jsonl\nbenchmarks: [toy-sum]\nlimit: 10\n")
     assert_one_error_line(eval_cli("eval", "run", "run.yaml", "--limit", "5", "--out", "out"), "field 'limit'")
     assert not (tmp_path / "out").exists()
-    result = eval_cli("eval", "run", "run.yaml", "--out", "out", "--no-progress")
+    result = eval_cli("eval", "run", "run.yaml", "--out", "out")
     assert result.returncode == 0, result.stderr
+    assert "toy-sum generate" in result.stderr and "toy-sum score" in result.stderr and "10/10" in result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["benchmarks"]["toy-sum"]["n"] == 10
     assert summary["benchmarks"]["toy-sum"]["scores"]["accuracy"] == pytest.approx(0.8)
