@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lemur.eval.models.base import GenerationRequest, LoglikelihoodRequest, Message
+from lemur.eval.models.base import Generation, GenerationRequest, LoglikelihoodRequest, Message
 from lemur.eval.models.errors import BackendOptionError, ModelLoadError
 
 PROMPTS = [
@@ -88,6 +88,19 @@ def test_chat_request_renders_the_named_template(tiny_model, reference) -> None:
     assert backend.identity["template"] == "chatml"
     im_end = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert im_end in backend._eos_ids, "ChatML's end-of-turn token must end generation"
+
+
+def test_zero_max_tokens_and_empty_prompts(tiny_model, reference) -> None:
+    from lemur.eval.models.hf import HFBackend
+
+    backend = HFBackend(str(tiny_model), add_bos="false", device="cpu", dtype="float32")
+    empty, nothing = backend.generate(
+        [GenerationRequest(prompt="", max_tokens=4), GenerationRequest(prompt="SELECT", max_tokens=0)]
+    )
+    assert nothing == Generation("", "length")
+    # With no BOS prefix an empty prompt starts from the tokenizer's BOS all the same.
+    assert empty.text == greedy_reference(reference, "", 4)
+    assert backend.identity["add_bos"] is False
 
 
 def test_sampling_requests_keep_their_order_among_greedy_ones(hf_backend, reference) -> None:

@@ -38,22 +38,28 @@ LOGLIKELIHOODS = [
 
 
 @pytest.fixture(scope="module")
-def served(hf_backend):
-    """The tiny hf backend served on a free 127.0.0.1 port in a thread; yields the ``/v1`` URL."""
+def server_and_url(hf_backend):
+    """The tiny hf backend served on a free 127.0.0.1 port in a thread; yields the server and its ``/v1`` URL."""
     from lemur.eval.serve import bind_socket, build_server
 
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = build_server(hf_backend, "tiny", "127.0.0.1", port)
+    server = build_server(hf_backend, "tiny", "127.0.0.1", port, max_batch=8)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
+    yield server, f"http://127.0.0.1:{port}/v1"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(server_and_url) -> str:
+    """The ``/v1`` URL of the served tiny model."""
+    return server_and_url[1]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +91,19 @@ def test_openai_backend_over_serve_scores_what_hf_scores(hf_backend, client_back
     remote = client_backend.loglikelihood(LOGLIKELIHOODS)
     assert remote == pytest.approx(direct, abs=1e-4)
     assert direct[-1] == 0.0 and all(score < 0 for score in direct[:-1])
+
+
+def test_concurrent_requests_are_batched(server_and_url, hf_backend) -> None:
+    server, url = server_and_url
+    batcher = server.config.app.state.batcher
+    requests = [GenerationRequest(prompt=f"SELECT {i}", max_tokens=8) for i in range(16)]
+    client = OpenAIBackend(url, concurrency="16", max_retries="0")
+    before = batcher.calls_made
+    remote = client.generate(requests)
+    calls = batcher.calls_made - before
+    client.close()
+    assert remote == hf_backend.generate(requests)
+    assert 2 <= calls <= 8, f"16 concurrent requests took {calls} backend calls with max_batch=8"
 
 
 def test_serve_lists_its_model_and_the_client_picks_it(served, client_backend) -> None:

@@ -19,25 +19,26 @@ Endpoints (JSON, as OpenAI's API):
 
 Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, log-probabilities of
 generated tokens) are answered with HTTP 400 and an OpenAI-style error body, never ignored.
-Backend calls run one at a time in a worker thread; a list prompt is one batched call.
+Backend calls run one at a time in a worker thread; requests that arrive while one runs are
+merged into the next backend call (up to ``--max-batch`` prompts), and a list prompt is one call.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations, and
 # `Request` is imported inside create_app (lazily), so they must be evaluated where defined.
+import contextlib
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import PurePath
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from lemur.core.errors import LemurError, MissingDependencyError
+from lemur.eval.batcher import CallBatcher
 from lemur.eval.models.base import GenerationRequest, Message, ModelBackend
 
-T = TypeVar("T")
 DEFAULT_COMPLETION_TOKENS = 16
 DEFAULT_CHAT_TOKENS = 512
 ROLES = ("system", "user", "assistant")
@@ -52,8 +53,11 @@ class RequestError(Exception):
         self.status = status
 
 
-def create_app(backend: ModelBackend, model_name: str) -> Any:
+def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> Any:
     """Build the FastAPI app serving ``backend`` under the model id ``model_name``.
+
+    Concurrent requests are merged into backend calls of at most ``max_batch`` prompts
+    (:class:`~lemur.eval.batcher.CallBatcher`); the batcher is ``app.state.batcher``.
 
     Raises:
         MissingDependencyError: fastapi is not installed.
@@ -61,21 +65,25 @@ def create_app(backend: ModelBackend, model_name: str) -> Any:
     try:
         from fastapi import FastAPI, Request
         from fastapi.responses import JSONResponse
-        from starlette.concurrency import run_in_threadpool
     except ModuleNotFoundError as error:
         raise MissingDependencyError("lemur serve", error.name or "fastapi", "lemur-eval[serve]") from None
 
-    app = FastAPI(title="lemur serve", description=f"OpenAI-compatible API over the model {model_name!r}")
-    lock = threading.Lock()
+    batcher = CallBatcher(backend, max_batch=max_batch)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        batcher.close()
+
+    app = FastAPI(
+        title="lemur serve", description=f"OpenAI-compatible API over the model {model_name!r}", lifespan=lifespan
+    )
+    app.state.batcher = batcher
     created = int(time.time())
 
-    def locked(function: Callable[[], T]) -> T:
-        with lock:
-            return function()
-
-    async def call(function: Callable[[], T]) -> T:
+    async def call(method: str, items: list[Any]) -> list[Any]:
         try:
-            return await run_in_threadpool(locked, function)
+            return await batcher.call(method, items)
         except (LemurError, NotImplementedError, ValueError) as error:
             raise RequestError(" ".join(str(error).split())) from error
 
@@ -111,13 +119,12 @@ def create_app(backend: ModelBackend, model_name: str) -> Any:
                 "logprobs",
             )
         if logprobs is not None:
-            scorer = getattr(backend, "score_prompts", None)
-            if scorer is None:
+            if not hasattr(backend, "score_prompts"):
                 raise RequestError(
                     f"the '{backend.name}' backend behind this server cannot return prompt log-probabilities",
                     "logprobs",
                 )
-            scored = await call(lambda: scorer(prompts))
+            scored = await call("score_prompts", prompts)
             choices = [
                 {
                     "index": index,
@@ -138,7 +145,7 @@ def create_app(backend: ModelBackend, model_name: str) -> Any:
         else:
             sampling = _sampling(body, max_tokens)
             requests = [GenerationRequest(prompt=p, **sampling) for p in prompts]
-            outputs = await call(lambda: backend.generate(requests))
+            outputs = await call("generate", requests)
             texts = [(o.text, o.finish_reason) for o in outputs]
         choices = [
             {"index": i, "text": (p if echo else "") + text, "finish_reason": reason, "logprobs": None}
@@ -155,7 +162,7 @@ def create_app(backend: ModelBackend, model_name: str) -> Any:
         max_tokens = _int_field(body, "max_completion_tokens", None)
         max_tokens = _int_field(body, "max_tokens", DEFAULT_CHAT_TOKENS) if max_tokens is None else max_tokens
         generation = GenerationRequest(messages=_messages(body.get("messages")), **_sampling(body, max_tokens))
-        output = (await call(lambda: backend.generate([generation])))[0]
+        output = (await call("generate", [generation]))[0]
         choice = {
             "index": 0,
             "message": {"role": "assistant", "content": output.text},
@@ -245,27 +252,10 @@ def _response(kind: str, prefix: str, model_name: str, choices: list[dict[str, A
     }
 
 
-def run_server(
-    backend: ModelBackend, model_name: str, host: str = "127.0.0.1", port: int = 8000, sockets: Any = None
-) -> None:
-    """Serve ``backend`` until interrupted (blocking).
-
-    Args:
-        backend: The backend to serve.
-        model_name: The model id clients send and ``/v1/models`` lists.
-        host: Interface to listen on (the loopback interface by default).
-        port: TCP port.
-        sockets: Already bound sockets to serve on instead of ``host``/``port`` (tests).
-
-    Raises:
-        MissingDependencyError: fastapi or uvicorn is not installed.
-    """
-    server = build_server(backend, model_name, host, port)
-    server.run(sockets=sockets)
-
-
-def build_server(backend: ModelBackend, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> Any:
-    """A ``uvicorn.Server`` for :func:`create_app` (call ``.run()``; set ``.should_exit`` to stop).
+def build_server(
+    backend: ModelBackend, model_name: str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 32
+) -> Any:
+    """A ``uvicorn.Server`` for :func:`create_app`; ``.run(sockets=[bind_socket(...)])``, ``.should_exit`` stops it.
 
     Raises:
         MissingDependencyError: fastapi or uvicorn is not installed.
@@ -274,7 +264,7 @@ def build_server(backend: ModelBackend, model_name: str, host: str = "127.0.0.1"
         import uvicorn
     except ModuleNotFoundError:
         raise MissingDependencyError("lemur serve", "uvicorn", "lemur-eval[serve]") from None
-    app = create_app(backend, model_name)
+    app = create_app(backend, model_name, max_batch=max_batch)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     return uvicorn.Server(config)
 
@@ -284,7 +274,7 @@ class ListenError(LemurError):
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` (port 0: any free port), ready for :func:`run_server`.
+    """A TCP socket bound to ``host``:``port`` (port 0: any free port), for the server's ``run(sockets=...)``.
 
     Raises:
         ListenError: The address is taken, not local, or not allowed.
@@ -317,16 +307,30 @@ def default_model_name(backend: ModelBackend) -> str:
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port)."
 )
 @click.option("--name", default=None, help="Model id clients send (default: the model directory's name).")
-def serve_command(spec: str, host: str, port: int, name: str | None) -> None:
-    """Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models)."""
+@click.option(
+    "--max-batch",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most prompts merged from concurrent requests into one backend call.",
+)
+def serve_command(spec: str, host: str, port: int, name: str | None, max_batch: int) -> None:
+    """Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models).
+
+    Requests that arrive together are batched. Temperature defaults to 0 (greedy).
+    """
     from lemur.eval.models.spec import create_backend
 
-    backend = create_backend(spec)
+    sock = bind_socket(host, port)  # before loading the model, so a taken port fails at once
+    try:
+        backend = create_backend(spec)
+    except BaseException:
+        sock.close()
+        raise
     try:
         model_name = name or default_model_name(backend)
-        sock = bind_socket(host, port)
         bound_host, bound_port = sock.getsockname()[:2]
-        server = build_server(backend, model_name, host, bound_port)
+        server = build_server(backend, model_name, host, bound_port, max_batch=max_batch)
         click.echo(f"lemur serve: serving {model_name!r} at http://{bound_host}:{bound_port}/v1", err=True)
         server.run(sockets=[sock])
     finally:

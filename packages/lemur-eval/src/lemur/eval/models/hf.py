@@ -139,6 +139,11 @@ class HFBackend(ModelBackend):
             return [self.tokenizer.bos_token_id]
         return []
 
+    def _start_id(self) -> int:
+        """The token an empty input starts from: BOS, else EOS (as lm-evaluation-harness does)."""
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
@@ -151,14 +156,21 @@ class HFBackend(ModelBackend):
         per batch), left-padded; prompts longer than ``max_length - max_tokens`` keep their
         last tokens. The returned text excludes the stop string, EOS and padding;
         ``finish_reason`` is ``length`` only when ``max_tokens`` tokens were generated with
-        no stop.
+        no stop. ``max_tokens=0`` gives empty text without running the model; an empty prompt
+        starts from BOS (EOS when there is none).
         """
         encoded = []
         for request in requests:
             text = self.prompt_text(request)
-            encoded.append(self._prefix(text) + self._encode(text))
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].temperature, -len(encoded[i])))
-        results: list[Generation | None] = [None] * len(requests)
+            ids = self._prefix(text) + self._encode(text)
+            encoded.append(ids or [self._start_id()])
+        results: list[Generation | None] = [
+            Generation("", "length") if request.max_tokens == 0 else None for request in requests
+        ]
+        order = sorted(
+            (i for i, r in enumerate(requests) if r.max_tokens > 0),
+            key=lambda i: (requests[i].temperature, -len(encoded[i])),
+        )
         for batch in _batches(order, self.batch_size, key=lambda i: requests[i].temperature):
             outputs = self._generate_batch([encoded[i] for i in batch], [requests[i] for i in batch])
             for index, output in zip(batch, outputs, strict=True):
@@ -230,8 +242,7 @@ class HFBackend(ModelBackend):
             context_ids = prefix + self._encode(context)
             whole = prefix + self._encode(context + continuation)
             if not context_ids:
-                start = self.tokenizer.bos_token_id
-                start = start if start is not None else self.tokenizer.eos_token_id
+                start = self._start_id()
                 context_ids, whole = [start], [start, *whole]
             sequences.append(whole)
             lengths.append(len(whole) - len(context_ids))
