@@ -1,4 +1,7 @@
-"""The ``docker`` sandbox backend: conformance, hostile code, reset/changes, and its error messages.
+"""What is specific to the ``docker`` backend: its supervisor and init under attack, the docker0
+gateway, reset/changes, container cleanup, and its error messages. The conformance and
+hostile-code suites run against it through the ``backend`` fixture (test_conformance.py,
+test_hostile.py).
 
 Tests that need a daemon skip, with the reason, when none answers (``DOCKER_HOST`` honoured) or
 the image is missing (``tools/build_base_image.sh`` builds it); CI starts dockerd and builds it.
@@ -11,7 +14,6 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,21 +24,21 @@ SMALL = Limits(wall_seconds=10.0, cpu_seconds=5, memory_bytes=512 * MiB, process
 
 
 @pytest.fixture(scope="module")
-def backend() -> DockerBackend:
+def docker_backend() -> DockerBackend:
     """A docker backend whose daemon answers and whose default image exists; skips otherwise."""
     pytest.importorskip("docker", reason="the docker SDK is not installed (pip install 'lemur-envs[docker]')")
-    docker_backend = DockerBackend()
+    chosen = DockerBackend()
     try:
-        docker_backend.check_available()
+        chosen.check_available()
     except SandboxUnavailableError as error:
         pytest.skip(f"docker backend unavailable: {error}")
-    return docker_backend
+    return chosen
 
 
 @pytest.fixture(scope="module")
-def session(backend: DockerBackend):
+def session(docker_backend: DockerBackend):
     """One shared session; every hostile test ends by checking the session still works."""
-    with backend.open(SandboxSpec(limits=SMALL, setup=("echo prepared > /work/prepared.txt",))) as opened:
+    with docker_backend.open(SandboxSpec(limits=SMALL, setup=("echo prepared > /work/prepared.txt",))) as opened:
         yield opened
 
 
@@ -49,47 +51,9 @@ def assert_still_works(session) -> None:
     assert int(lines[1]) <= 6, session.exec("ps -eo pid,ppid,stat,args").stdout
 
 
-# -- contract -------------------------------------------------------------------------------------
-@pytest.mark.docker
-def test_conformance_suite_passes(backend: DockerBackend) -> None:
-    from lemur.envs.sandbox.conformance import run_checks
-
-    results = run_checks(backend)
-    failed = [f"{result.name}: {result.status} {result.detail}" for result in results if result.status != "passed"]
-    assert not failed, failed
-    assert len(results) >= 20
-
-
 # -- hostile code ---------------------------------------------------------------------------------
 @pytest.mark.docker
-def test_fork_bomb_is_contained(session) -> None:
-    result = session.exec(["bash", "-c", ":(){ :|:& };:"], timeout=3)
-    assert result.limit in ("processes", "wall_time"), result
-    assert_still_works(session)
-
-
-@pytest.mark.docker
-def test_rm_rf_root_and_system_writes_fail(session) -> None:
-    result = session.exec("rm -rf / --no-preserve-root 2>/dev/null; echo x > /etc/passwd; touch /usr/bin/evil")
-    assert result.exit_code != 0
-    check = session.exec("test -x /bin/sh && grep -c root /etc/passwd && test ! -e /usr/bin/evil")
-    assert check.ok and check.stdout.strip() == "1", check
-    # The work area itself was emptied by rm -rf; reset brings the prepared file back.
-    session.reset()
-    assert session.read_file("prepared.txt") == b"prepared\n"
-
-
-@pytest.mark.docker
-def test_host_secret_is_not_visible(session, tmp_path: Path) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("top-secret-value")
-    result = session.exec(f"cat {secret}; grep -rs top-secret-value /work /tmp /home /root 2>/dev/null; echo done")
-    assert "top-secret-value" not in result.stdout + result.stderr
-    assert result.stdout.endswith("done\n")
-
-
-@pytest.mark.docker
-def test_host_loopback_server_is_unreachable(session) -> None:
+def test_host_loopback_and_docker_gateway_are_unreachable(session) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -126,37 +90,11 @@ def test_host_loopback_server_is_unreachable(session) -> None:
 
 
 @pytest.mark.docker
-def test_memory_hog_hits_the_memory_limit(session) -> None:
-    result = session.exec(["python3", "-c", "x = []\nwhile True: x.append(bytearray(16 * 1024 * 1024))"], timeout=20)
-    assert result.exit_code != 0 and result.limit == "memory", result
-    assert_still_works(session)
-
-
-@pytest.mark.docker
-def test_infinite_loop_times_out(session) -> None:
-    began = time.monotonic()
-    result = session.exec(["python3", "-c", "while True: pass"], timeout=1.5)
-    assert result.timed_out and result.limit == "wall_time" and result.exit_code == 137, result
-    assert time.monotonic() - began < 6
-    assert_still_works(session)
-
-
-@pytest.mark.docker
-def test_100_mb_of_output_is_cut_quickly(session) -> None:
-    began = time.monotonic()
-    result = session.exec("head -c 100000000 /dev/zero | tr '\\0' a", timeout=30)
-    assert result.truncated and result.limit == "output", result.limit
-    assert len(result.stdout) == SMALL.output_bytes
-    assert time.monotonic() - began < 15
-    assert_still_works(session)
-
-
-@pytest.mark.docker
 def test_daemonized_child_does_not_outlive_its_command(session) -> None:
-    script = "setsid sh -c 'sleep 3; echo escaped > /work/escaped.txt' </dev/null >/dev/null 2>&1 & sleep 30"
-    result = session.exec(script, timeout=1)
+    script = "setsid sh -c 'sleep 1; echo escaped > /work/escaped.txt' </dev/null >/dev/null 2>&1 & sleep 30"
+    result = session.exec(script, timeout=0.5)
     assert result.timed_out, result
-    time.sleep(3.5)
+    time.sleep(1.5)
     assert session.exec("test -e /work/escaped.txt").exit_code == 1
     # Also when the command exits at once and leaves the daemon behind.
     session.exec("nohup setsid sleep 60 >/dev/null 2>&1 &")
@@ -174,19 +112,11 @@ def test_killing_the_supervisor_and_init_is_survived(session) -> None:
     assert_still_works(session)
 
 
-@pytest.mark.docker
-def test_filling_the_disk_hits_the_disk_limit(session) -> None:
-    result = session.exec("for i in $(seq 20); do head -c 8000000 /dev/zero > /work/fill$i || exit 1; done", timeout=30)
-    assert result.exit_code != 0 and result.limit == "disk", result
-    assert session.exec("rm -f /work/fill* && echo ok").stdout == "ok\n"
-    assert_still_works(session)
-
-
 # -- reset and changes ----------------------------------------------------------------------------
 @pytest.mark.docker
-def test_reset_restores_and_is_fast(backend: DockerBackend) -> None:
+def test_reset_restores_and_is_fast(docker_backend: DockerBackend) -> None:
     setup = ("mkdir -p /work/repo && for i in $(seq 50); do echo line$i > /work/repo/f$i.txt; done",)
-    with backend.open(SandboxSpec(limits=SMALL, setup=setup)) as opened:
+    with docker_backend.open(SandboxSpec(limits=SMALL, setup=setup)) as opened:
         opened.exec("rm /work/repo/f1.txt; echo x >> /work/repo/f2.txt; chmod 000 /work/repo; mkdir /tmp/new")
         assert opened.changes() == [
             FileChange("/tmp/new", "added"),
@@ -204,8 +134,8 @@ def test_reset_restores_and_is_fast(backend: DockerBackend) -> None:
 
 
 @pytest.mark.docker
-def test_reset_kills_interpreters_and_processes(backend: DockerBackend) -> None:
-    with backend.open(SandboxSpec(limits=SMALL)) as opened:
+def test_reset_kills_interpreters_and_processes(docker_backend: DockerBackend) -> None:
+    with docker_backend.open(SandboxSpec(limits=SMALL)) as opened:
         shell = opened.shell()
         assert shell.run("export KEEP=1; echo $KEEP").stdout == "1\n"
         opened.reset()
@@ -213,11 +143,11 @@ def test_reset_kills_interpreters_and_processes(backend: DockerBackend) -> None:
 
 
 @pytest.mark.docker
-def test_close_removes_the_container(backend: DockerBackend) -> None:
-    opened = backend.open(SandboxSpec(limits=SMALL))
+def test_close_removes_the_container(docker_backend: DockerBackend) -> None:
+    opened = docker_backend.open(SandboxSpec(limits=SMALL))
     container_id = opened.container.id
     opened.close()
-    remaining = backend.client().containers.list(all=True, filters={"label": LABEL})
+    remaining = docker_backend.client().containers.list(all=True, filters={"label": LABEL})
     assert container_id not in {container.id for container in remaining}
 
 
@@ -241,9 +171,9 @@ def test_cli_build_image_without_daemon_exits_2(run_lemur) -> None:
 
 
 @pytest.mark.docker
-def test_missing_image_names_the_build_command(backend: DockerBackend) -> None:
+def test_missing_image_names_the_build_command(docker_backend: DockerBackend) -> None:
     with pytest.raises(SandboxUnavailableError, match="lemur/no-such-image:v0"):
-        backend.open(SandboxSpec(image="lemur/no-such-image:v0"))
+        docker_backend.open(SandboxSpec(image="lemur/no-such-image:v0"))
 
 
 # -- manifest comparison (no daemon) --------------------------------------------------------------

@@ -49,7 +49,7 @@ DEFAULT_IMAGE = "lemur/sandbox:bookworm"
 #: Numeric user and group every command runs as (the image's ``sandbox`` user).
 SANDBOX_USER = "1000:1000"
 #: Extra seconds the host waits past a timeout for the in-container supervisor to report.
-HOST_GRACE_SECONDS = 5.0
+HOST_GRACE_SECONDS = 3.0
 #: Seconds ``open`` allows each ``spec.setup`` command at least.
 SETUP_SECONDS = 120.0
 #: Seconds an interpreter may take to start.
