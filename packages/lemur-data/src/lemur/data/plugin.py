@@ -13,7 +13,31 @@ def lemur_data_sources() -> list[ComponentSpec]:
     return [
         ComponentSpec("jsonl", "lemur.data.sources.jsonl:JsonlSource", "JSON Lines files (.jsonl, .jsonl.gz)"),
         ComponentSpec("text-files", "lemur.data.sources.text_files:TextFilesSource", "Text files, one document each"),
+        *_reader_sources(),
     ]
+
+
+def _reader_sources() -> list[ComponentSpec]:
+    """Parquet, Hugging Face, code trees, corpus presets and the instruction sets."""
+    from lemur.data.sources.presets import PRESET_SOURCES
+
+    sources = "lemur.data.sources"
+    specs = [
+        ComponentSpec(
+            "parquet", f"{sources}.parquet:ParquetSource", "Parquet files, by row group", "lemur-data[parquet]"
+        ),
+        ComponentSpec("hf", f"{sources}.hf:HFSource", "Hugging Face datasets at a pinned revision", "lemur-data[hf]"),
+        ComponentSpec("code-tree", f"{sources}.code_tree:CodeTreeSource", "Source files under a local directory"),
+        ComponentSpec("oasst1", f"{sources}.instructions:OASST1Source", "OpenAssistant 1 trees as conversations"),
+        ComponentSpec("openorca", f"{sources}.instructions:OpenOrcaSource", "OpenOrca GPT-4 completions, sampled"),
+        ComponentSpec("sharegpt", f"{sources}.instructions:ShareGPTSource", "ShareGPT conversations"),
+        ComponentSpec("chatlogs", f"{sources}.instructions:ChatlogsSource", "Chatlogs conversations (ShareGPT format)"),
+        ComponentSpec("evol-codealpaca", f"{sources}.instructions:EvolCodeAlpacaSource", "Evol-CodeAlpaca pairs"),
+    ]
+    for name, cls in PRESET_SOURCES.items():
+        target = f"{sources}.presets:{cls.__name__}"
+        specs.append(ComponentSpec(name, target, cls.preset.description, "lemur-data[hf]"))
+    return specs
 
 
 @hookimpl
@@ -21,6 +45,22 @@ def lemur_data_steps() -> list[ComponentSpec]:
     return [
         ComponentSpec("tokenize", "lemur.data.tokenize:TokenizeStep", "Tokenize with a Hugging Face tokenizer"),
         ComponentSpec("pack", "lemur.data.packing:PackStep", "Best-fit-decreasing packing into rows"),
+        ComponentSpec("normalize", "lemur.data.steps.normalize:Normalize", "Unicode NFC, newlines, control chars"),
+        ComponentSpec("language", "lemur.data.steps.language:LanguageFilter", "langdetect filter", "lemur-data[lang]"),
+        ComponentSpec(
+            "non-english-runs",
+            "lemur.data.steps.language:NonEnglishRunFilter",
+            "Drop texts with runs of 3+ non-English characters",
+            "lemur-data[lang]",
+        ),
+        ComponentSpec("exact-dedup", "lemur.data.steps.dedup_exact:ExactDedup", "Exact duplicates by text digest"),
+        ComponentSpec("minhash-dedup", "lemur.data.steps.minhash:MinhashDedup", "MinHash-LSH near-duplicates"),
+        ComponentSpec(
+            "semantic-dedup",
+            "lemur.data.steps.semantic:SemanticDedup",
+            "Embedding cosine dedup (MiniLM + faiss)",
+            "lemur-data[semantic]",
+        ),
     ]
 
 
