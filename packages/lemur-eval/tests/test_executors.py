@@ -120,3 +120,27 @@ def test_a_backend_that_cannot_be_shipped_is_refused_before_anything_is_written(
     with pytest.raises(ConfigError, match="--executor process: the model backend 'test-bisect' cannot be sent"):
         prepare_run(config)
     assert not (tmp_path / "out").exists()
+
+
+def test_process_executor_run_matches_a_local_run(eval_test_plugin, tmp_path):
+    benchmark = eval_test_plugin.ToySum(size=30)
+    with (tmp_path / "replay.jsonl").open("w") as file:
+        for index, sample in enumerate(benchmark.samples()):
+            request = benchmark.request(sample).to_dict()
+            file.write(json.dumps({"request": request, "output": str(sample.target - (index % 4 == 0))}) + "\n")
+    fields = {
+        "model": f"replay:{tmp_path / 'replay.jsonl'}",
+        "benchmarks": ["toy-sum"],
+        "benchmark_options": {"toy-sum": {"size": 30}},
+        "chunk_size": 4,
+        "progress": False,
+        "use_cache": False,
+    }
+    local = run(RunConfig(**fields, out=tmp_path / "local"))
+    pooled = run(RunConfig(**fields, out=tmp_path / "pooled", executor="process", workers=2))
+    assert pooled["benchmarks"] == local["benchmarks"]
+    assert pooled["benchmarks"]["toy-sum"]["scores"]["accuracy"] == pytest.approx(22 / 30)
+    for name in ("generations.jsonl", "results.jsonl"):
+        assert (tmp_path / "pooled" / "toy-sum" / name).read_text() == (
+            tmp_path / "local" / "toy-sum" / name
+        ).read_text()
