@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,10 @@ def main() -> None:
         )
     else:
         print(f"\n(skipped reading benchmark data: {sample} is not on this machine)")
+    with tempfile.TemporaryDirectory(prefix="lemur-demo-data-") as out:
+        build = ["data", "build", "--recipe", str(REPO / "recipes" / "mini-lemur.yaml"), "--out", out]
+        step("build the mini-lemur mixture: stdlib code + info manuals", *build)
+        step("the realised mixture against the recipe", "data", "stats", out)
     print("\ndemo finished: listed the plugins and read data through the plugin registry")
 
 

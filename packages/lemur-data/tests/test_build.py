@@ -196,3 +196,20 @@ def _documents(dataset: PackedDataset) -> list[tuple[np.ndarray, np.ndarray]]:
         parts.sort(key=lambda part: part[0])
         documents.append((np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])))
     return documents
+
+
+@pytest.mark.slow
+def test_mini_lemur_recipe_builds_on_local_files(tmp_path, llama_tokenizer_path) -> None:
+    """The shipped mini recipe (used by `make demo`) builds, and its mixture is within sampling error."""
+    from lemur.data.mixture import load_recipe
+
+    recipe = load_recipe(Path(__file__).resolve().parents[3] / "recipes" / "mini-lemur.yaml")
+    if len(INFO_MANUALS) < 3:
+        pytest.skip("Debian info manuals (/usr/share/info/*.info.gz) are not on this machine")
+    summary = build(recipe, tmp_path / "out", workers=1, progress=False)
+    mixture = MixtureDataset(tmp_path / "out")
+    assert len(mixture) == summary["mixture"]["rows"] == recipe.total_tokens // recipe.seq_len
+    share = summary["mixture"]["rows_per_source"]["python"] / len(mixture)
+    assert abs(share - 0.9091) <= 4.5 * np.sqrt(0.9091 * 0.0909 / len(mixture))
+    fill = [summary["ranks"][r]["steps"]["pack"] for r in summary["ranks"]]
+    assert sum(f["tokens"] for f in fill) / sum(f["slots"] for f in fill) >= 0.98
