@@ -1,0 +1,89 @@
+"""lemur-train's plugin: the ``jax`` train and model backends and the ``lemur train`` commands.
+
+Importing this module imports only click and lemur.core (``lemur --help`` stays fast); JAX
+loads inside the commands and component targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lemur.core import hookimpl
+from lemur.core.components import ComponentSpec
+
+
+@hookimpl
+def lemur_train_backends() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            "jax",
+            "lemur.train.jax.train:JaxTrainBackend",
+            "Llama-2 pre-training in JAX/Flax: sharded (data, fsdp, tensor), resumable, MFU metrics",
+            extra="lemur-train[jax]",
+        )
+    ]
+
+
+@hookimpl
+def lemur_model_backends() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            "jax",
+            "lemur.train.jax.backend:JaxModelBackend",
+            "Llama checkpoints (Hugging Face layout, e.g. a pre-training run's hf/) run with the Flax model",
+            extra="lemur-train[jax,eval]",
+        )
+    ]
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train models: JAX pre-training on packed shards."""
+
+
+@train_group.command("pretrain")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Pre-training recipe YAML (e.g. recipes/lemur-70b-pretrain-train.yaml).",
+)
+@click.option("--run-dir", help="Override run_dir from the recipe.")
+@click.option("--data", "data_path", help="Override data.path (a directory of packed shards).")
+@click.option("--steps", type=int, help="Override steps (train until this optimizer step).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def pretrain(
+    config_path: Path, run_dir: str | None, data_path: str | None, steps: int | None, no_progress: bool
+) -> None:
+    """Pre-train (or continue pre-training) a Llama model with the JAX backend.
+
+    Resumes from the newest checkpoint in the run directory. Writes metrics.jsonl
+    (loss, lr, grad_norm, tokens/s, MFU), TensorBoard events, Orbax checkpoints and, at the
+    end, a Hugging Face checkpoint in <run_dir>/hf.
+    """
+    from lemur.core.config import read_yaml_mapping, validate_config
+    from lemur.core.errors import MissingDependencyError
+
+    try:
+        from lemur.train.jax.train import TrainConfig, fit
+    except ModuleNotFoundError as error:
+        raise MissingDependencyError("lemur train pretrain", error.name or "jax", "lemur-train[jax]") from None
+    data = read_yaml_mapping(config_path)
+    if run_dir is not None:
+        data["run_dir"] = run_dir
+    if data_path is not None:
+        data["data"] = {**(data.get("data") or {}), "path": data_path}
+    if steps is not None:
+        data["steps"] = steps
+    config = validate_config(TrainConfig, data, str(config_path))
+    result = fit(config, progress=not no_progress)
+    last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
+    click.echo(f"pretrain: step {result.step} in {result.run_dir} (last loss {last})")
+
+
+@hookimpl
+def lemur_cli_commands(cli: click.Group) -> None:
+    cli.add_command(train_group)
