@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -43,6 +44,26 @@ class RemoteFile:
     path: str
     url: str
     sha256: str
+
+
+def manifest(package: str, name: str) -> tuple[RemoteFile, ...]:
+    """The pinned files listed in ``<package>/manifests/<name>.json`` (``{"files": [{path, url, sha256}]}``).
+
+    Raises:
+        DataFileError: The package has no such manifest.
+    """
+    from importlib import resources
+
+    try:
+        text = resources.files(package).joinpath("manifests", f"{name}.json").read_text("utf-8")
+    except (FileNotFoundError, ModuleNotFoundError) as error:
+        raise DataFileError(f"no data manifest {name!r} in {package} ({error})") from None
+    return tuple(RemoteFile(**entry) for entry in json.loads(text)["files"])
+
+
+def fetch_manifest(package: str, name: str, mirror: str | Path | None = None) -> dict[str, Path]:
+    """Verified local copies of every file of manifest ``name`` of ``package``, keyed by relative path."""
+    return {file.path: fetch(file, mirror=mirror) for file in manifest(package, name)}
 
 
 def sha256_of(path: Path) -> str:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import string
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
-from lemur.core.datafiles import RemoteFile, fetch
+from lemur.core.datafiles import fetch_manifest
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
-@cache
-def manifest(name: str) -> tuple[RemoteFile, ...]:
-    """The pinned files of data set ``name`` (``manifests/<name>.json``, from ``tools/build_manifest.py``)."""
-    text = resources.files("lemur.eval.benchmarks").joinpath("manifests", f"{name}.json").read_text("utf-8")
-    return tuple(RemoteFile(**entry) for entry in json.loads(text)["files"])
-
-
 def fetch_files(name: str, data_dir: Path | None) -> dict[str, Path]:
-    """Verified local copies of every file of data set ``name``, keyed by relative path.
+    """Verified local copies of every file of data set ``name`` (``manifests/<name>.json``), by relative path.
 
     ``data_dir`` is a local mirror (``--data-dir``); ``None`` downloads into the Lemur data cache.
     """
-    return {file.path: fetch(file, mirror=data_dir) for file in manifest(name)}
+    return fetch_manifest("lemur.eval.benchmarks", name, data_dir)
 
 
 def hf_exact_match(prediction: str, reference: str) -> bool:

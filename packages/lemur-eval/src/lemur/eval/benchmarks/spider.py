@@ -47,25 +47,6 @@ _CODE_BLOCK = re.compile(r"```(?:sql)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _DISTINCT = re.compile(r"\bDISTINCT\b", re.IGNORECASE)
 
 
-def sqlite_databases(data_dir: Path | None) -> dict[str, Path]:
-    """The 20 Spider dev databases as SQLite files, converted once into the Lemur cache."""
-    from lemur.core.settings import get_settings
-    from lemur.envs.sql.mysql_dump import convert
-
-    files = fetch_files("intercode-sql", data_dir)
-    dump = files["intercode/data/sql/spider/ic_spider_dbs.sql"]
-    from lemur.eval.benchmarks.common import manifest
-
-    checksum = next(f.sha256 for f in manifest("intercode-sql") if f.path.endswith(".sql"))
-    out = Path(get_settings().cache_dir).expanduser() / "spider-sqlite" / checksum[:16]
-    marker = out / "COMPLETE"
-    if marker.is_file():
-        return {path.stem: path for path in out.glob("*.sqlite")}
-    paths = convert(dump, out)
-    marker.write_text("converted from " + checksum + "\n")
-    return paths
-
-
 def results_equal(gold: Sequence[tuple], predicted: Sequence[tuple], order_matters: bool) -> bool:
     """Whether two result sets are equal up to a permutation of the prediction's columns.
 
@@ -127,7 +108,9 @@ class Spider(Benchmark):
     def databases(self) -> dict[str, Path]:
         """The SQLite file of each database (converted on first use)."""
         if self._databases is None:
-            self._databases = sqlite_databases(self.data_dir)
+            from lemur.envs.intercode.data import spider_sqlite_databases
+
+            self._databases = spider_sqlite_databases(self.data_dir)
         return self._databases
 
     def schema(self, db_id: str) -> str:
