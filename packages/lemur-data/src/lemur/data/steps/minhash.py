@@ -100,9 +100,12 @@ class MinHasher:
         config: Shingling and hashing parameters.
         block_rows: Shingles hashed per NumPy block; bounds memory at about
             ``block_rows * num_perm * 8`` bytes.
+        chunk_chars: Characters of text hashed per vectorised pass (about 40 bytes of
+            temporary memory per character).
     """
 
-    def __init__(self, config: MinhashConfig | None = None, block_rows: int = 16384) -> None:
+    def __init__(self, config: MinhashConfig | None = None, block_rows: int = 2048, chunk_chars: int = 1 << 19) -> None:
+        self._chunk_chars = chunk_chars
         self.config = config or MinhashConfig()
         rng = np.random.default_rng(self.config.seed)
         self._mul = rng.integers(0, 1 << 63, self.config.num_perm, dtype=np.uint64) * _U64(2) + _U64(1)
@@ -183,9 +186,21 @@ class MinHasher:
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """MinHash signatures of ``texts``: a ``(len(texts), num_perm)`` uint32 array.
 
-        A text without any word gets the all-``0xFFFFFFFF`` signature; such texts are never
-        reported as near-duplicates.
+        Texts are processed in groups of about ``chunk_chars`` characters, so temporary
+        arrays stay small whatever the number of texts. A text without any word gets the
+        all-``0xFFFFFFFF`` signature; such texts are never reported as near-duplicates.
         """
+        parts, start, size = [], 0, 0
+        for end, text in enumerate(texts, start=1):
+            size += len(text)
+            if size >= self._chunk_chars or end == len(texts):
+                parts.append(self._signatures(texts[start:end]))
+                start, size = end, 0
+        if not parts:
+            return np.empty((0, self.config.num_perm), dtype=np.uint32)
+        return np.concatenate(parts)
+
+    def _signatures(self, texts: Sequence[str]) -> np.ndarray:
         hashes, doc = self.shingle_hashes(texts)
         num_perm = self.config.num_perm
         minima = np.full((len(texts), num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
