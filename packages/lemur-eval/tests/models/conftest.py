@@ -23,8 +23,11 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(directory: Path) -> Path:
-    """Save a 2-layer, 64-wide random Llama and a byte-level BPE tokenizer (with BOS) to ``directory``."""
+def build_tiny_model(directory: Path, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Save a random Llama (2 layers, 64 wide by default) and a byte-level BPE tokenizer (with BOS) to ``directory``.
+
+    ``benchmarks/serve_batching.py`` builds its model with this function too.
+    """
     torch = pytest.importorskip("torch", reason="the hf backend tests need torch: pip install 'lemur-eval[hf]'")
     transformers = pytest.importorskip(
         "transformers", reason="the hf backend tests need transformers: pip install 'lemur-eval[hf]'"
@@ -54,9 +57,9 @@ def build_tiny_model(directory: Path) -> Path:
 
     config = transformers.LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=256,
