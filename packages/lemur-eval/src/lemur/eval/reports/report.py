@@ -81,7 +81,7 @@ class Report:
 #: Shown under the runs table when a run had not finished.
 UNFINISHED_NOTE = "(unfinished): that run had not finished; its scores cover the samples done so far."
 #: Header of the runs overview table.
-RUN_COLUMNS = ("Row", "Run id", "Backend", "Benchmarks", "Created", "Finished", "Git revision")
+RUN_COLUMNS = ("Model", "Run id", "Backend", "Benchmarks", "Created", "Finished", "Git revision")
 
 
 def run_rows(report: Report) -> list[tuple[str, ...]]:
