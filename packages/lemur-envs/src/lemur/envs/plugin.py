@@ -67,3 +67,16 @@ def lemur_sandboxes() -> list[ComponentSpec]:
 @hookimpl
 def lemur_cli_commands(cli: click.Group) -> None:
     cli.add_command(envs_group)
+
+
+@hookimpl
+def lemur_envs() -> list[ComponentSpec]:
+    return [
+        ComponentSpec(
+            "lemur/InterCode-SQL-v0",
+            "lemur.envs.intercode.sql:InterCodeSQLEnv",
+            "InterCode-SQL: Spider questions answered by querying the database (SQLite or MariaDB)",
+            extra="lemur-envs[intercode]",
+            options={"max_episode_steps": 10},
+        ),
+    ]
