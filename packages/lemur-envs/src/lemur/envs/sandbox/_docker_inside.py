@@ -134,12 +134,12 @@ def sweep(config):
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 break
-    return kill_rounds(lambda table: set(table) - tree(table, protect))
+    kill_rounds(lambda table: set(table) - tree(table, protect))
 
 
 def kill_tree(config):
     """Kill the interpreters ``config["roots"]`` with their sessions and descendants."""
-    return kill_rounds(lambda table: tree(table, config["roots"]))
+    kill_rounds(lambda table: tree(table, config["roots"]))
 
 
 def wait_until(pid, deadline):

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,11 @@ class DockerBackend(SandboxBackend):
         client = self.client()
         image = spec.image or DEFAULT_IMAGE
         self._image(client, image)
-        container = client.containers.run(image, **container_options(spec))
+        try:
+            container = client.containers.run(image, **container_options(spec))
+        except Exception as error:
+            message = str(error).replace("\n", " ")[:300]
+            raise SandboxError(f"could not start a container of image {image!r}: {message}") from error
         session = DockerSession(client, container, spec)
         try:
             session.prepare()
@@ -237,7 +241,8 @@ class DockerSession(Session):
         self.areas = [spec.workdir, "/tmp"]
         self._lock = threading.RLock()
         self._closed = False
-        self._interpreters: dict[int, Any] = {}
+        #: Kill functions of the live interpreters, by their pid inside the container.
+        self._interpreters: dict[int, Callable[[], None]] = {}
         self._snapshot = b""
         self._manifest: dict[str, dict[str, Any]] = {}
         self._finalizer = weakref.finalize(self, _remove, client, container.id)
@@ -280,8 +285,9 @@ class DockerSession(Session):
             if self._closed:
                 return
             self._closed = True
-            for interpreter in list(self._interpreters.values()):
-                interpreter.close()
+            # Only kill: each interpreter's owner closes its own pipes when it sees them end.
+            for kill in list(self._interpreters.values()):
+                kill()
             self._interpreters.clear()
             self._finalizer()
 
@@ -422,8 +428,8 @@ class DockerSession(Session):
         """
         with self._lock:
             self._check_open()
-            for interpreter in list(self._interpreters.values()):
-                interpreter.close()
+            for kill in list(self._interpreters.values()):
+                kill()
             self._interpreters.clear()
             code, _out, err = self._raw(inside("restore", {"areas": self.areas}), stdin=self._snapshot)
         if code != 0:
@@ -502,9 +508,8 @@ class DockerSession(Session):
                     exec_id, kill_sock = self._start(inside("kill_tree", {"roots": [pipes.pid]}), stdin=False)
                     pump_exec(kill_sock, b"", time.monotonic() + 30.0, limit=4096)
 
-        channel = Channel(stdin=pipes.stdin, stdout=pipes.stdout, stderr=pipes.stderr, kill=kill)
-        self._interpreters[pipes.pid] = channel
-        return channel
+        self._interpreters[pipes.pid] = kill
+        return Channel(stdin=pipes.stdin, stdout=pipes.stdout, stderr=pipes.stderr, kill=kill)
 
 
 def diff_manifests(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> list[FileChange]:
