@@ -56,6 +56,16 @@ def lemur_data_steps() -> list[ComponentSpec]:
         ComponentSpec("exact-dedup", "lemur.data.steps.dedup_exact:ExactDedup", "Exact duplicates by text digest"),
         ComponentSpec("minhash-dedup", "lemur.data.steps.minhash:MinhashDedup", "MinHash-LSH near-duplicates"),
         ComponentSpec(
+            "minhash-signatures",
+            "lemur.data.steps.minhash_sharded:MinhashSignatures",
+            "Sharded MinHash stage 1: write band keys",
+        ),
+        ComponentSpec(
+            "minhash-filter",
+            "lemur.data.steps.minhash_sharded:MinhashFilter",
+            "Sharded MinHash stage 3: drop listed near-duplicates",
+        ),
+        ComponentSpec(
             "semantic-dedup",
             "lemur.data.steps.semantic:SemanticDedup",
             "Embedding cosine dedup (MiniLM + faiss)",

@@ -42,7 +42,8 @@ _WORD_BYTES[ord("0") : ord("9") + 1] = True
 _WORD_BYTES[ord("a") : ord("z") + 1] = True
 _WORD_BYTES[ord("_")] = True
 _WORD_BYTES[0x80:] = True
-_EMPTY = np.iinfo(np.uint32).max
+#: Every value of the signature of a text without words.
+EMPTY_VALUE = np.iinfo(np.uint32).max
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -215,7 +216,7 @@ class MinHasher:
             minima[docs] = np.minimum(minima[docs], np.minimum.reduceat(values, firsts, axis=0))
         signatures = (minima >> _U64(32)).astype(np.uint32)
         empty = np.bincount(doc, minlength=len(texts)) == 0
-        signatures[empty] = _EMPTY
+        signatures[empty] = EMPTY_VALUE
         return signatures
 
 
@@ -231,6 +232,21 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+def bucket_pairs(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Pairs ``(head, member)`` of documents with equal ``keys``: each bucket's first document with every other.
+
+    Args:
+        keys: One band key per document.
+        docs: The documents' indices, parallel to ``keys``.
+    """
+    order = np.argsort(keys, kind="stable")
+    sorted_keys, sorted_docs = keys[order], docs[order]
+    starts = np.flatnonzero(np.diff(sorted_keys, prepend=sorted_keys[:1] + _U64(1)))
+    heads = np.repeat(sorted_docs[starts], np.diff(np.append(starts, len(sorted_docs))))
+    member = sorted_docs != heads
+    return np.stack((heads[member], sorted_docs[member]), axis=1).astype(np.int64)
+
+
 def candidate_pairs(signatures: np.ndarray, config: MinhashConfig) -> np.ndarray:
     """Pairs of documents that share at least one band, as an ``(n, 2)`` int64 array ``i < j``.
 
@@ -238,21 +254,9 @@ def candidate_pairs(signatures: np.ndarray, config: MinhashConfig) -> np.ndarray
     which is enough for connected components. Documents without words are never paired.
     """
     keys = band_keys(signatures, config.bands, config.rows)
-    valid = ~np.all(signatures == _EMPTY, axis=1)
-    pairs = []
-    for band in range(config.bands):
-        docs = np.flatnonzero(valid)
-        column = keys[docs, band]
-        order = np.argsort(column, kind="stable")
-        sorted_keys, sorted_docs = column[order], docs[order]
-        group_start = np.flatnonzero(np.diff(sorted_keys, prepend=sorted_keys[:1] + _U64(1)))
-        group_id = np.repeat(np.arange(len(group_start)), np.diff(np.append(group_start, len(sorted_keys))))
-        heads = sorted_docs[group_start][group_id]
-        member = sorted_docs != heads
-        pairs.append(np.stack((heads[member], sorted_docs[member]), axis=1))
-    if not pairs:
-        return np.empty((0, 2), dtype=np.int64)
-    found = np.unique(np.concatenate(pairs).astype(np.int64), axis=0)
+    docs = np.flatnonzero(~np.all(signatures == EMPTY_VALUE, axis=1))
+    pairs = [bucket_pairs(keys[docs, band], docs) for band in range(config.bands)]
+    found = np.unique(np.concatenate(pairs), axis=0) if pairs else np.empty((0, 2), dtype=np.int64)
     return np.sort(found, axis=1) if len(found) else found
 
 
