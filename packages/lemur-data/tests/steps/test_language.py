@@ -42,6 +42,21 @@ def test_langdetect_keeps_english_and_drops_translations(enwiki_articles, info_m
     assert records[0].metadata["language"] == "en" and records[0].metadata["language_score"] > 0.9
 
 
+def test_conversations_are_judged_without_role_labels(foreign_documents, enwiki_articles):
+    from lemur.data.sources.conversation import make_conversation
+
+    def conversation(user, assistant):
+        return make_conversation("c", [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}])
+
+    short_german = [text.splitlines()[0][:60] for text in foreign_documents["de"]]
+    german = [conversation(a, b) for a, b in zip(short_german[::2], short_german[1::2], strict=True)]
+    english = [conversation(text[:200], text[200:400]) for text in list(enwiki_articles.values())[:6]]
+    step = LanguageFilter()
+    kept = list(step.run(german + english))
+    assert kept == english
+    assert all(doc.metadata["language"] != "en" for doc in german)
+
+
 def test_langdetect_is_deterministic_given_the_seed(foreign_documents):
     mixed = [text[:60] for texts in foreign_documents.values() for text in texts[:3]]
     first, second = LanguageFilter(seed=5), LanguageFilter(seed=5)

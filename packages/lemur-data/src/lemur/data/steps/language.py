@@ -80,7 +80,9 @@ class LanguageFilter(Filter):
     """Keeps documents whose language, by ``langdetect``, is allowed with enough probability.
 
     Detection is deterministic: the filter owns a langdetect factory seeded with ``seed``.
-    Kept documents get ``metadata["language"]`` and ``metadata["language_score"]``.
+    A conversation (``metadata["messages"]``) is judged on its messages' contents joined,
+    without the role labels of its rendered text. Documents get ``metadata["language"]`` and
+    ``metadata["language_score"]``.
 
     Args:
         languages: Allowed ISO 639-1 codes (``["en"]``).
@@ -132,7 +134,10 @@ class LanguageFilter(Filter):
             return []
 
     def keep(self, record: Document) -> bool | tuple[bool, str]:
-        ranked = self.detect(record.text)
+        messages = record.metadata.get("messages")
+        # A conversation's rendered text has English role labels; judge only what was said.
+        text = "\n".join(m["content"] for m in messages) if messages else record.text
+        ranked = self.detect(text)
         if not ranked:
             return False, "no_language"
         best, score = ranked[0]
