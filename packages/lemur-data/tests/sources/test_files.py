@@ -95,3 +95,28 @@ def test_hf_hub_dataset_without_revision_is_refused():
     pytest.importorskip("datasets", reason="needs 'datasets': pip install 'lemur-data[hf]'")
     with pytest.raises(LemurError, match="pin a revision with revision="):
         HFSource("bigcode/the-stack-dedup", data_dir="data/python")
+
+
+def test_hf_source_reads_a_local_dataset_directory(tmp_path, enwiki_articles):
+    pa = pytest.importorskip("pyarrow", reason="needs 'pyarrow': pip install 'lemur-data[hf]'")
+    pytest.importorskip("datasets", reason="needs 'datasets': pip install 'lemur-data[hf]'")
+    import pyarrow.parquet as pq
+
+    titles, texts = list(enwiki_articles)[:12], list(enwiki_articles.values())[:12]
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"title": titles, "text": texts}), tmp_path / "data" / "train-00000-of-00001.parquet")
+    documents = list(HFSource(str(tmp_path), id_field="title"))
+    assert [(d.id, d.text) for d in documents] == list(zip(titles, texts, strict=True))
+
+
+def test_lemur_data_head_reads_a_code_tree(run_lemur):
+    result = run_lemur("data", "head", "code-tree", "-o", f"root={STDLIB / 'json'}", "-n", "2")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["__init__.py", "decoder.py"]
+    assert rows[0]["metadata"]["language"] == "python"
+    missing = run_lemur("data", "head", "code-tree", "-o", "root=/nonexistent/dir")
+    assert missing.returncode == 2
+    assert (
+        missing.stderr.strip().splitlines()[-1] == "error: code-tree source: root '/nonexistent/dir' is not a directory"
+    )
