@@ -204,3 +204,16 @@ def test_lemur_serve_unknown_template_is_one_line_and_status_2(run_lemur, tiny_m
     result = run_lemur("serve", "--model", f"hf:{tiny_model},template=alpaca")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: unknown chat template 'alpaca': available: chatml, model"]
+
+
+def test_lemur_serve_on_a_taken_port_is_one_line_and_status_2(run_lemur, tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # The port is checked before the model is loaded, so even a missing checkpoint reports the port.
+        result = run_lemur("serve", "--model", f"hf:{tmp_path / 'missing'}", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: lemur serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
