@@ -2,8 +2,9 @@
 
 Every source yields conversation records (:mod:`lemur.data.sources.conversation`). Each reads
 local files in the dataset's published schema (``paths=...``) or the hub dataset at a pinned
-``revision`` (no revision is pinned by default: loading from the hub without one raises
-"pin a revision with ...").
+``revision``. Only OASST1 has a default revision (:data:`OASST1_REVISION`, the commit HELM's
+OpenAssistant scenario pins); for the others, loading from the hub without ``revision=...``
+raises "pin a revision with ...".
 
 - **OASST1** (``OpenAssistant/oasst1``): flat messages forming trees (``message_id``,
   ``parent_id``, ``role`` prompter/assistant, ``rank``). ``paths="best"`` (default) follows the
@@ -36,6 +37,9 @@ from lemur.data.sources.rows import rows_from
 
 Paths = str | Path | list[str | Path] | None
 
+#: ``OpenAssistant/oasst1`` commit pinned by stanford-crfm/helm's OpenAssistant scenario.
+OASST1_REVISION = "fdf72ae0827c1cda404aff25b6603abec9e3399b"
+
 
 class OASST1Source(DataSource):
     """OpenAssistant Conversations 1 message trees turned into conversations.
@@ -48,7 +52,7 @@ class OASST1Source(DataSource):
         paths: Local message files (``.parquet``, ``.jsonl[.gz]``, ``.json``); default: the hub.
         mode: ``best`` (best-ranked path per tree) or ``all`` (every root-to-leaf path).
         languages: Keep only trees whose root ``lang`` is one of these (default: all).
-        revision: Hub revision when reading ``OpenAssistant/oasst1``.
+        revision: Hub revision when reading ``OpenAssistant/oasst1`` (default :data:`OASST1_REVISION`).
         split: Hub split.
 
     Raises:
@@ -62,7 +66,7 @@ class OASST1Source(DataSource):
         paths: Paths = None,
         mode: Literal["best", "all"] = "best",
         languages: list[str] | str | None = None,
-        revision: str | None = None,
+        revision: str | None = OASST1_REVISION,
         split: str = "train",
     ) -> None:
         if mode not in ("best", "all"):

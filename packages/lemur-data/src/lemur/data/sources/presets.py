@@ -6,6 +6,10 @@ and loading raises "pin a revision with ..." until the user passes ``revision=..
 never silently reads whatever ``main`` is today.
 
 The Stack (dedup) is gated on the hub: accept its terms and log in (``HF_TOKEN``) first.
+RedPajama-Data-1T (``redpajama``, ``books``, ``arxiv``, ``stackexchange``) and
+``deepmind/math_dataset`` are loading-script datasets, which ``datasets`` 4 and newer refuse
+to run: with those versions, download their files and read them with the ``jsonl``/``hf``
+sources (``path="json"``, ``data_files=...``) instead.
 """
 
 from __future__ import annotations
