@@ -6,10 +6,10 @@ and loading raises "pin a revision with ..." until the user passes ``revision=..
 never silently reads whatever ``main`` is today.
 
 The Stack (dedup) is gated on the hub: accept its terms and log in (``HF_TOKEN``) first.
-RedPajama-Data-1T (``redpajama``, ``books``, ``arxiv``, ``stackexchange``) and
-``deepmind/math_dataset`` are loading-script datasets, which ``datasets`` 4 and newer refuse
-to run: with those versions, download their files and read them with the ``jsonl``/``hf``
-sources (``path="json"``, ``data_files=...``) instead.
+RedPajama-Data-1T (``redpajama``, ``books``, ``arxiv``, ``stackexchange``) is published with a
+loading script, and ``deepmind/math_dataset`` may be too (not verified here); ``datasets`` 4
+and newer refuse to run scripts, so with those versions download the files and read them with
+the ``jsonl``/``hf`` sources (``path="json"``, ``data_files=...``) instead.
 """
 
 from __future__ import annotations
