@@ -290,3 +290,18 @@ def test_continuation_tokens_are_found_by_offset() -> None:
     assert _continuation_logprob(["a", " b", "!"], [-1.0, -2.0, -9.0], [0, 1, 3], "a b", 1, "x") == -2.0
     with pytest.raises(UnsupportedCapabilityError, match="no log-probability for token 'a'"):
         _continuation_logprob(["a", " b"], [None, -2.0], [0, 1], "a b", 0, "x")
+
+
+def test_eval_run_against_an_unreachable_server_is_one_line_and_status_2(run_lemur, tmp_path, shared_data) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "run"
+    result = run_lemur(
+        "eval", "run", "--model", f"openai:http://127.0.0.1:{port}/v1,max_retries=0", "--benchmarks", "gsm8k",
+        "--limit", "1", "--out", str(out), "--data-dir", str(shared_data), "--no-cache",
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: openai backend: GET http://127.0.0.1:{port}/v1/models failed after 1 attempt: ")
+    assert not out.exists()
