@@ -18,6 +18,7 @@ Which documents go (``mode``):
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +41,7 @@ def default_model_path() -> Path:
 
 
 def sentence_embedder(
-    model_path: str | Path | None = None, device: str = "cpu", batch_size: int = 64
+    model_path: str | Path | None = None, device: str = "cpu", batch_size: int = 64, progress: bool | None = None
 ) -> Callable[[Sequence[str]], np.ndarray]:
     """An offline sentence-transformers embedder: texts -> unit-length float32 rows.
 
@@ -49,6 +50,7 @@ def sentence_embedder(
             :func:`default_model_path`.
         device: Torch device (``cpu``, ``cuda``).
         batch_size: Texts per forward pass.
+        progress: Show a progress bar while embedding (default: when stderr is a terminal).
 
     Raises:
         LemurError: ``model_path`` is not a directory.
@@ -63,7 +65,8 @@ def sentence_embedder(
     model = SentenceTransformer(str(path), device=device, local_files_only=True)
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        options = {"batch_size": batch_size, "normalize_embeddings": True, "show_progress_bar": False}
+        show = sys.stderr.isatty() if progress is None else progress
+        options = {"batch_size": batch_size, "normalize_embeddings": True, "show_progress_bar": show}
         vectors = model.encode(list(texts), convert_to_numpy=True, **options)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -114,6 +117,7 @@ class SemanticDedup(PipelineStep):
         model_path: Local sentence-transformers model directory (default: the packaged MiniLM).
         device: Torch device for the embedder.
         batch_size: Texts per forward pass.
+        progress: Progress bar while embedding (default: when stderr is a terminal).
         embedder: Any callable from texts to unit-length vectors, instead of the model.
 
     Raises:
@@ -134,6 +138,7 @@ class SemanticDedup(PipelineStep):
         model_path: str | None = None,
         device: str = "cpu",
         batch_size: int = 64,
+        progress: bool | None = None,
         embedder: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> None:
         super().__init__()
@@ -144,7 +149,12 @@ class SemanticDedup(PipelineStep):
         self.threshold = threshold
         self.mode = mode
         self._embedder = embedder
-        self._embedder_args: dict[str, Any] = {"model_path": model_path, "device": device, "batch_size": batch_size}
+        self._embedder_args: dict[str, Any] = {
+            "model_path": model_path,
+            "device": device,
+            "batch_size": batch_size,
+            "progress": progress,
+        }
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings of ``texts``, loading the model on first use."""
