@@ -10,6 +10,8 @@ works in any image that has a ``python3`` (3.7 or newer) and never imports ``lem
   the timeout, then kills every process left except the protected interactive sessions
   (so daemonized children never outlive their command), and ends its standard error with
   ``<nonce><json status>`` (exit code, timed out, limit) for the host.
+- ``serve``: the same as ``run`` for a stream of commands sent as frames on stdin, so a
+  command costs a fork instead of a ``docker exec``; output is capped before it is sent.
 - ``spawn``: prints its PID, applies the limits and becomes an interactive interpreter.
 - ``sweep``: kills every process but PID 1, itself and the protected trees.
 - ``kill_tree``: kills one interpreter with its session and descendants.
@@ -189,20 +191,10 @@ def area_full(areas):
 
 
 def start_child(config):
-    """Fork the command in its own session with the limits applied; return its pid."""
-    argv = config["argv"]
+    """Fork the command (sharing this process's stdio) in its own session; return its pid."""
     pid = os.fork()
     if pid == 0:
-        try:
-            os.setsid()
-            apply_limits(config["limits"])
-            os.chdir(config["cwd"])
-            os.execvpe(argv[0], argv, config["env"])
-        except OSError as error:
-            code = 127 if isinstance(error, FileNotFoundError) else 126
-            where = config["cwd"] if not os.path.isdir(config["cwd"]) else argv[0]
-            os.write(2, (f"sandbox: {where}: {error.strerror}\n").encode())
-            os._exit(code)
+        start_child_here(config)
     return pid
 
 
@@ -221,6 +213,191 @@ def run(config):
         status = wait_until(pid, time.monotonic() + 5.0)
     exit_code = 137 if status is None else exit_code_of(status)
     sweep(config)
+    report = classify(config, before, exit_code, timed_out)
+    os.write(2, (config["nonce"] + json.dumps(report) + "\n").encode())
+    return 0
+
+
+def read_exactly(fd, size):
+    """Read ``size`` bytes from ``fd``; None at end of file."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def send(kind, data=b""):
+    """Write one frame to stdout: a kind byte, a 4-byte big-endian length, the data."""
+    view = memoryview(kind + len(data).to_bytes(4, "big") + data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
+def serve(_config):
+    """Run commands sent as frames on stdin, one at a time, until stdin closes.
+
+    Requests: ``R`` (JSON config, as for ``run`` plus ``output_limit`` and ``flood_at``) then ``I``
+    (the command's stdin). Replies: ``A`` (started), ``O``/``E`` (stdout/stderr, at most
+    ``output_limit`` bytes each), ``D`` (JSON status with the byte totals). Exits at once
+    (status 3) where ``os.pidfd_open`` is missing, so the host falls back to ``run``.
+    """
+    if not hasattr(os, "pidfd_open"):
+        return 3
+    while True:
+        frames = []
+        for _ in range(2):
+            header = read_exactly(0, 5)
+            if header is None:
+                return 0
+            payload = read_exactly(0, int.from_bytes(header[1:5], "big"))
+            if payload is None:
+                return 0
+            frames.append(payload)
+        serve_one(json.loads(frames[0]), frames[1])
+
+
+def feed_stdin(fd, data):
+    """Write ``data`` to the pipe ``fd`` from a thread, then close it (a reader may go away)."""
+    import threading
+
+    def write():
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view[: 1 << 16]) :]
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def fork_command(config):
+    """Fork the command with fresh pipes for its stdio; return (pid, stdin_w, stdout_r, stderr_r)."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(in_r, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
+            os.close(fd)
+        start_child_here(config)
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    return pid, in_w, out_r, err_r
+
+
+def start_child_here(config):
+    """In a forked child: new session, limits, cwd, exec; on failure report like a shell does."""
+    argv = config["argv"]
+    code = 126
+    try:
+        os.setsid()
+        apply_limits(config["limits"])
+        os.chdir(config["cwd"])
+        os.execvpe(argv[0], argv, config["env"])
+    except OSError as error:
+        code = 127 if isinstance(error, FileNotFoundError) else 126
+        where = config["cwd"] if not os.path.isdir(config["cwd"]) else argv[0]
+        os.write(2, (f"sandbox: {where}: {error.strerror}\n").encode())
+    os._exit(code)
+
+
+def serve_one(config, data):
+    """Run one command: relay capped output, enforce the timeout and flood limit, sweep, report."""
+    import selectors
+
+    before = read_counters()
+    began = time.monotonic()
+    limit, flood_at = config["output_limit"], config["flood_at"]
+    try:
+        pid, in_w, out_r, err_r = fork_command(config)
+    except OSError as error:
+        send(b"A")
+        send(b"E", (f"sandbox: cannot start the command: {error.strerror}\n").encode())
+        send(b"D", json.dumps({"exit_code": 126, "timed_out": False, "limit": None}).encode())
+        return
+    send(b"A")
+    feed_stdin(in_w, data)
+    pidfd = os.pidfd_open(pid)
+    selector = selectors.DefaultSelector()
+    kinds = {out_r: b"O", err_r: b"E"}
+    totals = {out_r: 0, err_r: 0}
+    for fd in (out_r, err_r, pidfd):
+        selector.register(fd, selectors.EVENT_READ)
+    deadline = began + config["timeout"]
+    status, timed_out, flooded, drain_until = None, False, False, None
+    while kinds:
+        now = time.monotonic()
+        if status is None and now >= deadline:
+            timed_out = True
+            status = finish(pid, pidfd, selector, config, kill=True)
+            drain_until = time.monotonic() + 2.0
+        if drain_until is not None and now >= drain_until:
+            break
+        wait = (deadline if status is None else drain_until) - now
+        for key, _ in selector.select(max(wait, 0)):
+            if key.fd == pidfd:
+                status = finish(pid, pidfd, selector, config, kill=False)
+                drain_until = time.monotonic() + 2.0
+                continue
+            chunk = os.read(key.fd, 1 << 16)
+            if not chunk:
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                del kinds[key.fd]
+                continue
+            room = limit - totals[key.fd]
+            totals[key.fd] += len(chunk)
+            if room > 0:
+                send(kinds[key.fd], chunk[:room])
+            if not flooded and sum(totals.values()) > flood_at:
+                flooded = True
+                if status is None:
+                    status = finish(pid, pidfd, selector, config, kill=True)
+                    drain_until = time.monotonic() + 2.0
+    if status is None:
+        status = finish(pid, pidfd, selector, config, kill=True)
+    for fd in kinds:
+        os.close(fd)
+    selector.close()
+    exit_code = exit_code_of(status)
+    report = classify(config, before, exit_code, timed_out)
+    if report["limit"] is None and flooded:
+        report["limit"] = "output"
+    out_total, err_total = totals.values()
+    report.update(stdout_total=out_total, stderr_total=err_total, flooded=flooded)
+    send(b"D", json.dumps(report).encode())
+
+
+def finish(pid, pidfd, selector, config, kill):
+    """Kill (if asked) and reap the command, then sweep what it left; return its wait status."""
+    if kill:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        selector.unregister(pidfd)
+    except (KeyError, ValueError):
+        pass
+    os.close(pidfd)
+    status = wait_until(pid, time.monotonic() + 5.0)
+    sweep(config)
+    if status is None:
+        status = wait_until(pid, time.monotonic() + 5.0)
+    return 9 if status is None else status
+
+
+def classify(config, before, exit_code, timed_out):
+    """The status report of a finished command: exit code, timed out, and which limit it hit."""
     after = read_counters()
     limit = None
     if timed_out:
@@ -235,9 +412,7 @@ def run(config):
         limit = "disk"
     elif after["pids"] > before["pids"]:
         limit = "processes"
-    report = {"exit_code": exit_code, "timed_out": timed_out, "limit": limit}
-    os.write(2, (config["nonce"] + json.dumps(report) + "\n").encode())
-    return 0
+    return {"exit_code": exit_code, "timed_out": timed_out, "limit": limit}
 
 
 def spawn(config):
@@ -352,6 +527,7 @@ def restore(config):
 MODES = {
     "init": init,
     "run": run,
+    "serve": serve,
     "spawn": spawn,
     "sweep": sweep,
     "kill_tree": kill_tree,

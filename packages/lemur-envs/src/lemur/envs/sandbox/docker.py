@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lemur.envs.sandbox._docker_server import CommandServer, Served
 from lemur.envs.sandbox._docker_stream import Pumped, bridge, pump_exec
 from lemur.envs.sandbox.base import (
     ExecResult,
@@ -244,6 +245,9 @@ class DockerSession(Session):
         #: Kill functions of the live interpreters, by their pid inside the container.
         self._interpreters: dict[int, Callable[[], None]] = {}
         self._snapshot = b""
+        #: The command server (one long-lived exec); ``_serve`` turns False if the image cannot run it.
+        self._server: CommandServer | None = None
+        self._serve = True
         self._manifest: dict[str, dict[str, Any]] = {}
         self._finalizer = weakref.finalize(self, _remove, client, container.id)
 
@@ -285,6 +289,8 @@ class DockerSession(Session):
             if self._closed:
                 return
             self._closed = True
+            if self._server is not None:
+                self._server.close()
             # Only kill: each interpreter's owner closes its own pipes when it sees them end.
             for kill in list(self._interpreters.values()):
                 kill()
@@ -361,11 +367,16 @@ class DockerSession(Session):
         with self._lock:
             self._check_open()
             began = time.monotonic()
+            deadline = began + timeout + HOST_GRACE_SECONDS
+            if self._serve:
+                served = self._exec_served(config, data, deadline)
+                if served is not None:
+                    return _served_result(served, limit, time.monotonic() - began)
             exec_id, sock = self._start(inside("run", config))
             pumped = pump_exec(
                 sock,
                 data,
-                began + timeout + HOST_GRACE_SECONDS,
+                deadline,
                 limit,
                 flood_at=flood_threshold(limit),
                 on_flood=self._sweep,
@@ -382,6 +393,26 @@ class DockerSession(Session):
                 }
             seconds = time.monotonic() - began
         return _result(pumped, report, nonce, limit, seconds)
+
+    def _exec_served(self, config: dict[str, Any], data: bytes, deadline: float) -> Served | None:
+        """Run through the session's command server; None if this image cannot run one."""
+        limit = self.spec.limits.output_bytes
+        config = {**config, "output_limit": limit, "flood_at": flood_threshold(limit)}
+        for _attempt in range(2):
+            if self._server is None or not self._server.alive:
+                _exec_id, sock = self._start(inside("serve", {}))
+                self._server = CommandServer(sock)
+            served = self._server.run(config, data, deadline)
+            if served.report is not None:
+                return served
+            self._server = None
+            if served.started or served.deadline_hit:
+                # The command killed or stopped its server: clean up from outside.
+                self._sweep()
+                return served
+            # The server had already ended (killed from an interpreter, or by reset): retry once.
+        self._serve = False
+        return None
 
     def write_file(self, path: str, data: str | bytes) -> None:
         """Create or replace the file at ``path`` (relative paths are under the work directory).
@@ -431,6 +462,9 @@ class DockerSession(Session):
             for kill in list(self._interpreters.values()):
                 kill()
             self._interpreters.clear()
+            if self._server is not None:
+                self._server.close()
+                self._server = None
             code, _out, err = self._raw(inside("restore", {"areas": self.areas}), stdin=self._snapshot)
         if code != 0:
             raise SandboxError(f"reset failed: {err.decode('utf-8', 'replace').strip()[-300:]}")
@@ -550,20 +584,56 @@ def _find_report(pumped: Pumped, nonce: str) -> dict[str, Any] | None:
 
 
 def _result(pumped: Pumped, report: Mapping[str, Any], nonce: str, limit: int, seconds: float) -> ExecResult:
-    """Assemble the ExecResult: strip the status line, apply the cap, name the limit."""
+    """Assemble the ExecResult of a direct exec: strip the status line, then apply the cap."""
     marker = b""
     index = pumped.stderr_tail.rfind(nonce.encode())
     if index >= 0:
         marker = pumped.stderr_tail[index:]
     stderr_total = pumped.stderr_total - len(marker)
     stderr = pumped.stderr[: min(stderr_total, limit)]
-    stdout = pumped.stdout[:limit]
-    truncated = pumped.stdout_total > limit or stderr_total > limit
+    return _assemble(pumped.stdout, stderr, pumped.stdout_total, stderr_total, pumped.flooded, report, limit, seconds)
+
+
+def _served_result(served: Served, limit: int, seconds: float) -> ExecResult:
+    """Assemble the ExecResult of a command run by the command server."""
+    report = served.report
+    if report is None:
+        report = {
+            "exit_code": 137,
+            "timed_out": served.deadline_hit,
+            "limit": "wall_time" if served.deadline_hit else None,
+        }
+    return _assemble(
+        served.stdout,
+        served.stderr,
+        int(report.get("stdout_total", len(served.stdout))),
+        int(report.get("stderr_total", len(served.stderr))),
+        bool(report.get("flooded", False)),
+        report,
+        limit,
+        seconds,
+    )
+
+
+def _assemble(
+    stdout: bytes,
+    stderr: bytes,
+    stdout_total: int,
+    stderr_total: int,
+    flooded: bool,
+    report: Mapping[str, Any],
+    limit: int,
+    seconds: float,
+) -> ExecResult:
+    """Apply the output cap and name the limit (from the report, else from the output)."""
+    stdout = stdout[:limit]
+    stderr = stderr[:limit]
+    truncated = stdout_total > limit or stderr_total > limit
     stderr_text = stderr.decode("utf-8", "replace")
     exit_code = int(report["exit_code"])
     timed_out = bool(report["timed_out"])
     hit: LimitHit | None = report.get("limit")
-    if hit is None and pumped.flooded:
+    if hit is None and flooded:
         hit = "output"
     if hit is None and exit_code != 0:
         if any(marker_text in stderr_text for marker_text in _MEMORY_MARKERS):
@@ -581,7 +651,7 @@ def _result(pumped: Pumped, report: Mapping[str, Any], nonce: str, limit: int, s
         stdout=stdout.decode("utf-8", "replace"),
         stderr=stderr_text,
         timed_out=timed_out,
-        truncated=truncated or pumped.flooded,
+        truncated=truncated or flooded,
         seconds=seconds,
         limit=hit,
     )
