@@ -112,6 +112,33 @@ def test_killing_the_supervisor_and_init_is_survived(session) -> None:
     assert_still_works(session)
 
 
+@pytest.mark.docker
+def test_command_server_killed_between_commands_is_replaced(session) -> None:
+    server = session.exec("echo $PPID").stdout.strip()
+    shell = session.shell()
+    try:
+        assert shell.run(f"kill -9 {server}; echo sent").stdout == "sent\n"
+    finally:
+        shell.close()
+    after = session.exec("echo $PPID; echo ok")
+    assert after.ok and after.stdout.split()[1] == "ok" and after.stdout.split()[0] != server, after
+    assert_still_works(session)
+
+
+@pytest.mark.docker
+def test_direct_exec_path_when_the_server_is_unavailable(docker_backend: DockerBackend) -> None:
+    limits = dataclasses.replace(SMALL, output_bytes=1000)
+    with docker_backend.open(SandboxSpec(limits=limits)) as opened:
+        opened._serve = False  # as on an image whose python3 lacks os.pidfd_open
+        result = opened.exec("cat; echo err >&2; exit 4", stdin="in\n")
+        assert (result.exit_code, result.stdout, result.stderr) == (4, "in\n", "err\n")
+        cut = opened.exec("head -c 50000000 /dev/zero", timeout=20)
+        assert cut.truncated and cut.limit == "output" and len(cut.stdout) == 1000
+        timed = opened.exec("(sleep 30 &); sleep 30", timeout=0.5)
+        assert timed.timed_out and timed.limit == "wall_time"
+        assert_still_works(opened)
+
+
 # -- reset and changes ----------------------------------------------------------------------------
 @pytest.mark.docker
 def test_reset_restores_and_is_fast(docker_backend: DockerBackend) -> None:
