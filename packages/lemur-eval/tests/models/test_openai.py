@@ -276,6 +276,32 @@ def test_server_without_echo_logprobs_is_a_clear_unsupported_error() -> None:
     }
 
 
+def test_a_server_refusing_max_tokens_0_is_asked_for_one_token_instead() -> None:
+    echo = {
+        "choices": [
+            {
+                "text": "2 + 2 = 4!",
+                "logprobs": {
+                    "tokens": ["2", " +", " 2", " =", " 4", "!"],
+                    "token_logprobs": [None, -1.0, -2.0, -3.0, -0.25, -7.0],
+                    "text_offset": [0, 1, 3, 5, 7, 9],
+                },
+            }
+        ]
+    }
+
+    def script(method, path, body):
+        if body["max_tokens"] == 0:
+            return 400, {}, error("max_tokens must be at least 1"), 0
+        return 200, {}, echo, 0
+
+    with FakeServer(script) as server:
+        backend = OpenAIBackend(server.url, concurrency="1", **FAST)
+        scores = backend.loglikelihood([LoglikelihoodRequest("2 + 2 =", " 4"), LoglikelihoodRequest("2 +", " 2 = 4")])
+    assert scores == [-0.25, -5.25]
+    assert [r["body"]["max_tokens"] for r in server.posts()] == [0, 1, 1]
+
+
 def test_continuation_tokens_are_found_by_offset() -> None:
     prompt = "2 + 2 = 4"
     # A zero-width BOS the server reports, the context tokens, then the continuation.

@@ -126,7 +126,6 @@ def test_list_prompts_are_answered_in_order(served, hf_backend) -> None:
         ("/completions", {"model": "tiny", "prompt": "a", "stream": True}, "lemur serve does not stream"),
         ("/completions", {"model": "tiny", "prompt": "a", "n": 2}, "one choice per prompt; send n=1"),
         ("/completions", {"model": "tiny", "prompt": [1, 2]}, "token ids are not supported"),
-        ("/completions", {"model": "tiny", "prompt": "a", "logprobs": 1}, "use echo=true with max_tokens=0"),
         ("/completions", {"model": "tiny", "prompt": "a", "max_tokens": -1}, "max_tokens must be a non-negative"),
         ("/chat/completions", {"model": "tiny", "messages": []}, "messages must be a non-empty list"),
         ("/chat/completions", {"model": "tiny", "messages": [{"role": "tool", "content": "x"}]}, "role must be"),
@@ -137,6 +136,23 @@ def test_unsupported_requests_get_an_openai_style_error(served, path, payload, m
     response = httpx.post(served + path, json=payload)
     assert response.status_code in (400, 404)
     assert message in response.json()["error"]["message"]
+
+
+def test_logprobs_with_generation_cover_the_generated_tokens(served, hf_backend) -> None:
+    """As lm-evaluation-harness asks (echo, logprobs, max_tokens=1): prompt and generated tokens scored."""
+    prompt = "2 + 2 = 4"
+    payload = {"model": "tiny", "prompt": prompt, "max_tokens": 3, "logprobs": 1}
+    plain = httpx.post(f"{served}/completions", json=payload).json()["choices"][0]
+    echoed = httpx.post(f"{served}/completions", json={**payload, "echo": True}).json()["choices"][0]
+    [generated] = hf_backend.generate([GenerationRequest(prompt=prompt, max_tokens=3)])
+    [scored] = hf_backend.score_prompts([prompt + generated.text])
+    assert echoed["text"] == prompt + generated.text and plain["text"] == generated.text
+    assert echoed["logprobs"]["token_logprobs"] == pytest.approx([t.logprob for t in scored], abs=1e-5)
+    assert echoed["logprobs"]["text_offset"] == [t.offset for t in scored]
+    new_tokens = [t for t in scored if t.offset >= len(prompt)]
+    assert new_tokens, "the generation must add tokens after the prompt"
+    assert plain["logprobs"]["tokens"] == [t.text for t in new_tokens]
+    assert plain["logprobs"]["text_offset"][0] == len(prompt)
 
 
 def test_echo_without_scoring_returns_prompt_and_generation(served, hf_backend) -> None:

@@ -10,15 +10,17 @@ Endpoints (JSON, as OpenAI's API):
 - ``GET /v1/models``: the one served model.
 - ``POST /v1/completions``: ``prompt`` (a string or a list of strings), ``max_tokens``
   (default 16), ``temperature`` (default 0: greedy, unlike OpenAI's 1), ``stop``,
-  ``echo``. ``echo`` with ``logprobs`` and ``max_tokens=0`` scores the prompt instead
-  (``tokens``, ``token_logprobs``, ``text_offset``), for backends that can
-  (:meth:`lemur.eval.models.hf.HFBackend.score_prompts`).
+  ``echo``, ``logprobs``. With ``logprobs`` the answer carries ``tokens``,
+  ``token_logprobs`` and ``text_offset`` of the generated tokens, and with ``echo`` also of
+  the prompt's (``echo`` + ``logprobs`` + ``max_tokens=0`` scores a prompt), for backends
+  that can score text (:meth:`lemur.eval.models.hf.HFBackend.score_prompts`); the
+  generated tokens' values come from re-scoring prompt + generated text.
 - ``POST /v1/chat/completions``: ``messages`` (system/user/assistant, text content),
   ``max_tokens`` / ``max_completion_tokens`` (default 512), ``temperature``, ``stop``.
 - ``GET /health``.
 
-Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, log-probabilities of
-generated tokens) are answered with HTTP 400 and an OpenAI-style error body, never ignored.
+Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, chat ``logprobs``) are
+answered with HTTP 400 and an OpenAI-style error body, never ignored.
 Backend calls run one at a time in a worker thread; requests that arrive while one runs are
 merged into the next backend call (up to ``--max-batch`` prompts), and a list prompt is one call.
 """
@@ -113,33 +115,10 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
         max_tokens = _int_field(body, "max_tokens", DEFAULT_COMPLETION_TOKENS)
         echo = bool(body.get("echo", False))
         logprobs = body.get("logprobs")
-        if logprobs is not None and not (echo and max_tokens == 0):
+        if logprobs is not None and not hasattr(backend, "score_prompts"):
             raise RequestError(
-                "lemur serve returns log-probabilities only for the prompt: use echo=true with max_tokens=0",
-                "logprobs",
+                f"the '{backend.name}' backend behind this server cannot return log-probabilities", "logprobs"
             )
-        if logprobs is not None:
-            if not hasattr(backend, "score_prompts"):
-                raise RequestError(
-                    f"the '{backend.name}' backend behind this server cannot return prompt log-probabilities",
-                    "logprobs",
-                )
-            scored = await call("score_prompts", prompts)
-            choices = [
-                {
-                    "index": index,
-                    "text": prompt,
-                    "finish_reason": "length",
-                    "logprobs": {
-                        "tokens": [t.text for t in tokens],
-                        "token_logprobs": [t.logprob for t in tokens],
-                        "top_logprobs": None,
-                        "text_offset": [t.offset for t in tokens],
-                    },
-                }
-                for index, (prompt, tokens) in enumerate(zip(prompts, scored, strict=True))
-            ]
-            return _response("text_completion", "cmpl", model_name, choices)
         if max_tokens == 0:
             texts = [("", "length")] * len(prompts)
         else:
@@ -147,9 +126,19 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
             requests = [GenerationRequest(prompt=p, **sampling) for p in prompts]
             outputs = await call("generate", requests)
             texts = [(o.text, o.finish_reason) for o in outputs]
+        scored: list[Any] = [None] * len(prompts)
+        if logprobs is not None:
+            # Scoring prompt + generated text re-tokenizes the generation; with greedy decoding
+            # this gives the generated tokens' log-probabilities (OpenAI reports them too).
+            scored = await call("score_prompts", [p + text for p, (text, _) in zip(prompts, texts, strict=True)])
         choices = [
-            {"index": i, "text": (p if echo else "") + text, "finish_reason": reason, "logprobs": None}
-            for i, (p, (text, reason)) in enumerate(zip(prompts, texts, strict=True))
+            {
+                "index": i,
+                "text": (p if echo else "") + text,
+                "finish_reason": reason,
+                "logprobs": None if tokens is None else _logprobs_body(tokens, 0 if echo else len(p)),
+            }
+            for i, (p, (text, reason), tokens) in enumerate(zip(prompts, texts, scored, strict=True))
         ]
         return _response("text_completion", "cmpl", model_name, choices)
 
@@ -240,6 +229,17 @@ def _messages(messages: Any) -> tuple[Message, ...]:
             raise RequestError(f"messages[{index}].content must be a string", "messages")
         result.append(Message(role=role, content=content))
     return tuple(result)
+
+
+def _logprobs_body(tokens: list[Any], start: int) -> dict[str, Any]:
+    """OpenAI's legacy ``logprobs`` object for the scored tokens that begin at or after character ``start``."""
+    kept = [t for t in tokens if t.offset >= start]
+    return {
+        "tokens": [t.text for t in kept],
+        "token_logprobs": [t.logprob for t in kept],
+        "top_logprobs": None,
+        "text_offset": [t.offset for t in kept],
+    }
 
 
 def _response(kind: str, prefix: str, model_name: str, choices: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ Spec: ``openai:BASE_URL[,model=NAME][,key=value...]``, e.g.
   ``max_backoff``); a ``Retry-After`` header is honoured instead (also capped). Other 4xx
   answers fail at once with the server's message.
 - ``loglikelihood`` asks ``/completions`` for ``echo=True, logprobs=1, max_tokens=0`` on
-  ``context + continuation`` and sums the log-probabilities of the tokens that cover the
-  continuation (found by ``text_offset``; trailing spaces of the context count as
-  continuation, as in the ``hf`` backend). Servers that refuse this raise
+  ``context + continuation`` (``max_tokens=1`` from then on if a server refuses 0) and
+  sums the log-probabilities of the tokens that cover the continuation (found by
+  ``text_offset``; trailing spaces of the context count as continuation, as in the ``hf``
+  backend). Servers that refuse this raise
   :class:`~lemur.eval.models.errors.UnsupportedCapabilityError`.
 - The API key is read from the environment variable named by ``api_key_env``
   (``OPENAI_API_KEY``); with none set no ``Authorization`` header is sent.
@@ -119,6 +120,7 @@ class OpenAIBackend(ModelBackend):
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
         self.model = str(model) if model is not None else None
+        self._score_max_tokens = 0
         if self.model is None or as_bool("openai", "check", check):
             self._check_model()
 
@@ -291,10 +293,11 @@ class OpenAIBackend(ModelBackend):
             return 0.0
         prompt = request.context + request.continuation
         boundary = len(request.context.rstrip())
+        max_tokens = self._score_max_tokens
         payload = {
             "model": self.model,
             "prompt": prompt,
-            "max_tokens": 0,
+            "max_tokens": max_tokens,
             "echo": True,
             "logprobs": 1,
             "temperature": 0.0,
@@ -302,6 +305,11 @@ class OpenAIBackend(ModelBackend):
         try:
             body = self._request("POST", "/completions", payload)
         except ServerRefusal as refusal:
+            if refusal.status in _UNSUPPORTED_STATUSES and max_tokens == 0:
+                # Some servers (vLLM) refuse max_tokens=0; the one token they then generate lies
+                # past the prompt and is left out by offset.
+                self._score_max_tokens = 1
+                return self._loglikelihood_one(request)
             if refusal.status in _UNSUPPORTED_STATUSES:
                 raise UnsupportedCapabilityError(
                     f"openai backend: the server at {self.base_url} cannot score text (completions with "
