@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -353,9 +352,3 @@ class MinhashDedup(PipelineStep):
                 self.stats["clusters"] += 1
                 record.metadata["near_duplicates"] = int(dropped_for[index])
             yield record
-
-
-def describe(config: MinhashConfig) -> dict[str, Any]:
-    """The parameters plus the detection probability at a few Jaccard similarities (for logs)."""
-    curve = {f"p_candidate@{j}": round(config.candidate_probability(j), 4) for j in (0.5, 0.7, 0.8, 0.9)}
-    return {**dataclasses.asdict(config), **curve}
