@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from lemur.core.errors import ConfigError
+from lemur.core.errors import ConfigError, LemurError
 from lemur.data.sources.conversation import render, rounds, tidy
 from lemur.data.sources.instructions import (
     ChatlogsSource,
@@ -148,6 +148,8 @@ def test_sharegpt_roles_are_normalised_and_broken_conversations_counted(tmp_path
     assert source.skipped == {"unknown_role": 1, "no_round": 1}
     chat = next(iter(ChatlogsSource(paths=str(path))))
     assert chat.metadata["source"] == "chatlogs"
+    with pytest.raises(LemurError, match="chatlogs source: pass paths="):
+        ChatlogsSource()
 
 
 def test_evol_codealpaca_pairs(tmp_path):

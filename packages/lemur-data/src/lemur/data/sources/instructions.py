@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from lemur.core.errors import ConfigError
+from lemur.core.errors import ConfigError, LemurError
 from lemur.data.records import Document
 from lemur.data.sources.base import DataSource
 from lemur.data.sources.conversation import make_conversation, tidy
@@ -220,11 +220,24 @@ class ShareGPTSource(DataSource):
 
 
 class ChatlogsSource(ShareGPTSource):
-    """Chatlogs conversations; same format and handling as :class:`ShareGPTSource`; local ``paths`` required."""
+    """Chatlogs conversations; same format and handling as :class:`ShareGPTSource`.
+
+    Lemur-Chat does not name a hub dataset for its Chatlogs, so local ``paths`` are required.
+
+    Raises:
+        LemurError: No ``paths`` given.
+    """
 
     name = "chatlogs"
     dataset = "chatlogs"
     data_files = None
+
+    def __init__(self, paths: Paths = None, source: str | None = None, revision: str | None = None):
+        if not paths:
+            raise LemurError(
+                "chatlogs source: pass paths=<ShareGPT-format .json/.jsonl files>; no hub dataset is known"
+            )
+        super().__init__(paths, source, revision)
 
 
 class EvolCodeAlpacaSource(DataSource):
