@@ -74,3 +74,35 @@ def compilation_cache(tmp_path_factory):
     else:
         os.environ["JAX_COMPILATION_CACHE_DIR"] = previous
     os.environ.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", None)
+
+
+@pytest.fixture(scope="session")
+def debug_recipe() -> Path:
+    """The tiny CPU pre-training recipe shipped in ``recipes/``."""
+    return Path(__file__).resolve().parents[4] / "recipes" / "lemur-debug-pretrain-train.yaml"
+
+
+@pytest.fixture(scope="session")
+def lemur_cli():
+    """Run the installed ``lemur`` command: ``lemur_cli("train", "pretrain", ..., timeout=300)``."""
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        executable = Path(sys.executable).parent / "lemur"
+        env = {k: v for k, v in os.environ.items() if k != "LEMUR_CONFIG"}
+        return subprocess.run([str(executable), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_run(packed_shards, tmp_path_factory, lemur_cli, debug_recipe):
+    """``lemur train pretrain`` with the debug recipe on the stdlib shards: (completed process, run dir)."""
+    run_dir = tmp_path_factory.mktemp("cli-run")
+    result = lemur_cli(
+        "train", "pretrain", "--config", str(debug_recipe), "--data", str(packed_shards), "--run-dir", str(run_dir),
+        "--no-progress", timeout=400,
+    )  # fmt: skip
+    return result, run_dir

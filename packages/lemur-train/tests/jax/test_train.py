@@ -10,9 +10,6 @@ import pytest
 
 from lemur.train.jax.train import TrainConfig, fit
 
-REPO = Path(__file__).resolve().parents[4]
-DEBUG_RECIPE = REPO / "recipes" / "lemur-debug-pretrain-train.yaml"
-
 
 def config(run_dir: Path, data: Path, **changes) -> TrainConfig:
     base = {
@@ -29,32 +26,8 @@ def config(run_dir: Path, data: Path, **changes) -> TrainConfig:
     return TrainConfig.model_validate({**base, **changes})
 
 
-@pytest.fixture(scope="module")
-def cli_run(packed_shards, tmp_path_factory, run_lemur):
-    run_dir = tmp_path_factory.mktemp("cli-run")
-    result = run_lemur(
-        "train", "pretrain", "--config", str(DEBUG_RECIPE), "--data", str(packed_shards), "--run-dir", str(run_dir),
-        "--no-progress", timeout=300,
-    )  # fmt: skip
-    return result, run_dir
-
-
-@pytest.fixture(scope="module")
-def run_lemur():
-    import os
-    import subprocess
-    import sys
-
-    def run(*args: str, timeout: float = 60):
-        executable = Path(sys.executable).parent / "lemur"
-        env = {k: v for k, v in os.environ.items() if k != "LEMUR_CONFIG"}
-        return subprocess.run([str(executable), *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-    return run
-
-
-def test_cli_pretrain_loss_decreases_on_real_packed_data(cli_run) -> None:
-    result, run_dir = cli_run
+def test_cli_pretrain_loss_decreases_on_real_packed_data(trained_run) -> None:
+    result, run_dir = trained_run
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("pretrain: step 40 in ")
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -71,14 +44,14 @@ def test_cli_pretrain_loss_decreases_on_real_packed_data(cli_run) -> None:
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
 
-def test_exported_checkpoint_runs_in_transformers(cli_run, packed_shards) -> None:
+def test_exported_checkpoint_runs_in_transformers(trained_run, packed_shards) -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from lemur.data.shards import PackedDataset
     from lemur.train.jax import convert
     from lemur.train.jax.model import LlamaForCausalLM
 
-    _, run_dir = cli_run
+    _, run_dir = trained_run
     config_, params = convert.load_hf_checkpoint(run_dir / "hf", dtype="float32")
     row = PackedDataset(packed_shards)[0]
     length = int(np.argmax(row["segment_ids"] != row["segment_ids"][0]) or len(row["tokens"]))
@@ -109,11 +82,11 @@ def test_gradient_accumulation_matches_one_big_batch(packed_shards, tmp_path) ->
     np.testing.assert_allclose(accumulated.losses, whole.losses, rtol=2e-5)
 
 
-def test_bad_batch_size_is_one_line_and_exit_2(packed_shards, tmp_path, run_lemur) -> None:
+def test_bad_batch_size_is_one_line_and_exit_2(packed_shards, tmp_path, lemur_cli, debug_recipe) -> None:
     recipe = tmp_path / "bad.yaml"
-    recipe.write_text(DEBUG_RECIPE.read_text().replace("grad_accum_steps: 2", "grad_accum_steps: 3"))
-    result = run_lemur("train", "pretrain", "--config", str(recipe), "--data", str(packed_shards), "--run-dir",
-                       str(tmp_path / "run"), timeout=120)  # fmt: skip
+    recipe.write_text(debug_recipe.read_text().replace("grad_accum_steps: 2", "grad_accum_steps: 3"))
+    result = lemur_cli("train", "pretrain", "--config", str(recipe), "--data", str(packed_shards), "--run-dir",
+                   str(tmp_path / "run"), timeout=120)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: train: batch_size 8 must be a multiple of data*fsdp devices x grad_accum_steps = 3"
