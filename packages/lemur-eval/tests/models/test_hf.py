@@ -196,3 +196,19 @@ def test_bad_options_are_one_clear_error(tiny_model, options, message) -> None:
     with pytest.raises(BackendOptionError) as caught:
         HFBackend(str(tiny_model), **options)
     assert str(caught.value) == message
+
+
+def test_identity_changes_when_the_checkpoint_is_rewritten(hf_backend, tiny_model, tmp_path) -> None:
+    import os
+    import shutil
+
+    from lemur.eval.models.hf_loading import fingerprint
+
+    assert hf_backend.identity["revision"] == fingerprint(str(tiny_model))
+    copy = shutil.copytree(tiny_model, tmp_path / "copy")
+    before = fingerprint(str(copy))
+    weights = next(copy.glob("*.safetensors"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert fingerprint(str(copy)) != before
+    assert fingerprint("org/name") is None

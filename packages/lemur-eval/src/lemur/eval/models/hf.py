@@ -21,15 +21,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-from lemur.core.errors import MissingDependencyError
 from lemur.eval.models.base import Generation, GenerationRequest, LoglikelihoodRequest, ModelBackend
-from lemur.eval.models.errors import ModelLoadError
+from lemur.eval.models.hf_loading import (
+    eos_ids,
+    fingerprint,
+    import_frameworks,
+    load,
+    resolve_device,
+    resolve_model_path,
+)
 from lemur.eval.models.options import as_bool, as_choice, as_int
 from lemur.eval.models.stops import first_stop
-from lemur.eval.models.templates import CHATML_END, get_template
+from lemur.eval.models.templates import get_template
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 _DEFAULT_MAX_LENGTH = 2048
@@ -87,11 +92,11 @@ class HFBackend(ModelBackend):
         self.batch_size = as_int("hf", "batch_size", batch_size, minimum=1)
         self.dtype = as_choice("hf", "dtype", dtype, DTYPES)
         trust = as_bool("hf", "trust_remote_code", trust_remote_code)
-        self.model_path = _resolve_model_path(model)
-        torch, transformers = _import_frameworks()
+        self.model_path = resolve_model_path(model)
+        torch, transformers = import_frameworks()
         self._torch = torch
-        self.device = _resolve_device(torch, device)
-        self.tokenizer, self.model = _load(transformers, torch, self.model_path, self.dtype, self.device, trust)
+        self.device = resolve_device(torch, device)
+        self.tokenizer, self.model = load(transformers, torch, self.model_path, self.dtype, self.device, trust)
         self.max_length = (
             as_int("hf", "max_length", max_length, minimum=2)
             if max_length is not None
@@ -104,13 +109,15 @@ class HFBackend(ModelBackend):
             self.add_bos = bos is not None and bool(probe) and probe[0] == bos
         else:
             self.add_bos = as_bool("hf", "add_bos", add_bos) and bos is not None
-        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self._eos_ids = _eos_ids(tokenizer, self.model, chatml=template == "chatml")
-        self._revision = getattr(self.model.config, "_commit_hash", None)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._pad_id = pad if pad is not None else 0  # padded positions are masked out anyway
+        self._eos_ids = eos_ids(tokenizer, self.model, chatml=template == "chatml")
+        self._revision = getattr(self.model.config, "_commit_hash", None) or fingerprint(self.model_path)
 
     @property
     def identity(self) -> dict[str, Any]:
-        """Model path and revision, dtype, template and BOS handling (batch size and device excluded)."""
+        """Model path and revision (hub commit, or a fingerprint of the local files), dtype, template, BOS
+        handling and max length; batch size and device are left out, as they do not change answers."""
         return {
             "backend": self.name,
             "model": str(self.model_path),
@@ -351,73 +358,3 @@ def _move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
     if spaces:
         return context[:-spaces], context[-spaces:] + continuation
     return context, continuation
-
-
-def _import_frameworks() -> tuple[Any, Any]:
-    try:
-        import torch
-    except ModuleNotFoundError:
-        raise MissingDependencyError("the hf model backend", "torch", "lemur-eval[hf]") from None
-    try:
-        import transformers
-    except ModuleNotFoundError:
-        raise MissingDependencyError("the hf model backend", "transformers", "lemur-eval[hf]") from None
-    transformers.logging.set_verbosity_error()
-    return torch, transformers
-
-
-def _resolve_device(torch: Any, device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"hf backend: device={device!r} was asked for but CUDA is not available; use device=cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ModelLoadError(f"hf backend: device={device!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
-    return device
-
-
-def _resolve_model_path(model: str) -> str:
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(f"hf backend: {path} has no config.json; give a directory saved with save_pretrained")
-        return str(path)
-    if model.startswith(("/", ".", "~")) or model.count("/") != 1:
-        raise ModelLoadError(f"hf backend: model path {model} does not exist")
-    return model  # a hub id, looked up in the local Hugging Face cache only
-
-
-def _load(transformers: Any, torch: Any, path: str, dtype: str, device: str, trust: bool) -> tuple[Any, Any]:
-    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-    # transformers 4.56 renamed `torch_dtype` to `dtype`.
-    version = tuple(int(p) for p in transformers.__version__.split(".")[:2] if p.isdigit())
-    dtype_kwarg = "dtype" if version >= (4, 56) else "torch_dtype"
-    try:
-        # Lemur never downloads at run time: hub ids must already be in the local cache.
-        common = {"trust_remote_code": trust, "local_files_only": True}
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, **common, **{dtype_kwarg: torch_dtype})
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"hf backend: cannot load model {path!r}: {first}") from error
-    if dtype == "auto" and device == "cpu" and model.dtype == torch.float16:
-        model = model.float()  # float16 matmuls are slow or missing on CPUs
-    tokenizer.padding_side = "left"
-    model.to(device)
-    model.eval()
-    return tokenizer, model
-
-
-def _eos_ids(tokenizer: Any, model: Any, chatml: bool) -> list[int]:
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        value = getattr(source, "eos_token_id", None)
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(v for v in value if isinstance(v, int))
-    if chatml:
-        end = tokenizer.convert_tokens_to_ids(CHATML_END)
-        if isinstance(end, int) and end != tokenizer.unk_token_id:
-            ids.add(end)
-    return sorted(ids)
