@@ -105,6 +105,18 @@ def edit_words(text: str, fraction: float, vocabulary: list[str], rng: random.Ra
     return "".join(pieces)
 
 
+def has_non_latin_letter_run(text: str, length: int = 3) -> bool:
+    """Independent reference for the run rule: ``length`` consecutive letters whose Unicode name is not LATIN."""
+    import unicodedata
+
+    run = 0
+    for char in text:
+        run = run + 1 if char.isalpha() and "LATIN" not in unicodedata.name(char, "") else 0
+        if run >= length:
+            return True
+    return False
+
+
 def exact_jaccard(first: str, second: str, shingle_size: int) -> float:
     """Jaccard similarity of two texts' word-shingle sets, computed independently of lemur's MinHash."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import lemur_data_test_realdata as realdata
 import pytest
 
@@ -63,16 +61,6 @@ def test_langdetect_is_deterministic_given_the_seed(foreign_documents):
     assert [first.detect(t) for t in mixed] == [second.detect(t) for t in mixed]
 
 
-def _has_non_latin_letter_run(text: str, length: int = 3) -> bool:
-    """Independent reference: ``length`` consecutive letters whose Unicode name is not LATIN."""
-    run = 0
-    for char in text:
-        run = run + 1 if char.isalpha() and "LATIN" not in unicodedata.name(char, "") else 0
-        if run >= length:
-            return True
-    return False
-
-
 def test_non_english_runs_both_rules_counted(enwiki_articles, foreign_documents):
     english = list(enwiki_articles.values())[:30]
     decorated = [text[:1500] + SYMBOLS[i % len(SYMBOLS)] + text[1500:3000] for i, text in enumerate(english)]
@@ -81,7 +69,7 @@ def test_non_english_runs_both_rules_counted(enwiki_articles, foreign_documents)
     step = NonEnglishRunFilter()
     kept = set(_run(step, texts))
     print(dict(step.stats))
-    expected_drops = {str(i) for i, text in enumerate(texts) if _has_non_latin_letter_run(text)}
+    expected_drops = {str(i) for i, text in enumerate(texts) if realdata.has_non_latin_letter_run(text)}
     assert {str(i) for i in range(len(texts))} - kept == expected_drops
     assert {str(i) for i in range(len(decorated), len(texts))} <= expected_drops
     # The naive rule also trips on every tree listing, emoji run and symbol run.
