@@ -132,7 +132,11 @@ def test_repl_that_cannot_be_interrupted_is_restarted(local_backend) -> None:
 def test_dead_supervisor_breaks_the_session_cleanly(local_backend) -> None:
     session = local_backend.open(SandboxSpec())
     try:
-        supervisor = _descendants(session._holder.pid)[-1]
+        (supervisor,) = [
+            pid
+            for pid in _descendants(session._holder.pid)
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/usr/bin/python3\0-I\0-S")
+        ]
         os.kill(supervisor, signal.SIGKILL)
         with pytest.raises(SandboxError, match="broken|closed|supervisor"):
             for _ in range(50):

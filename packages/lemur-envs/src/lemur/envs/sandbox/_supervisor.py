@@ -10,12 +10,16 @@ supervisor.
 Protocol: one JSON object per ``SOCK_SEQPACKET`` message, file descriptors attached with
 ``SCM_RIGHTS``. Requests carry an ``id``; replies echo it.
 
-- ``spawn`` (fds: stdin, stdout, stderr; fields argv, cwd, env, cpu) -> ``exit`` with ``code``
-  (``128 + N`` for signal N) once the command ended, or ``error`` if it could not start.
-- ``kill`` (field target: the spawn id) -> nothing; the command's tree is killed.
+- Unasked, the supervisor keeps ``POOL`` started **stubs** at the host: ``stub`` (field stub id,
+  generation; fds: the command's stdin, stdout, stderr, and a status pipe). The host writes the
+  launch script to the stdin pipe (see ``STUB``) and reads the exit status from the status pipe.
+- ``claim`` (field stub) -> nothing; the supervisor starts a replacement stub.
+- ``kill`` (field target: a stub id) -> nothing; the command's tree is killed.
+- Whenever a stub's bubblewrap ends: ``exit`` with fields stub and code.
 - ``snapshot`` / ``reset`` -> ``done``; ``changes`` (fd: a pipe to write the JSON list to) -> ``done``.
 """
 
+import itertools
 import json
 import os
 import resource
@@ -29,6 +33,16 @@ import sys
 
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 4
+POOL = 4
+# The stub's shell (PID 1 of its namespace) reads a line count, then that many lines of script,
+# and evals them: the script runs the command as a child (fd 3 closed) and writes its exit
+# status to fd 3. ``read`` takes one byte at a time from a pipe, so the command's standard input
+# starts right after the script. When the shell exits, the kernel kills whatever the command
+# left in the namespace; the status and the end of output arrive before that teardown, which
+# takes milliseconds.
+STUB = (
+    'IFS= read -r n || exit 125; s=; while [ "$n" -gt 0 ]; do IFS= read -r l; s="$s$l\n"; n=$((n - 1)); done; eval "$s"'
+)
 
 
 class Supervisor:
@@ -37,7 +51,10 @@ class Supervisor:
     def __init__(self, config, sock):
         self.config = config
         self.sock = sock
-        self.children = {}  # spawn id -> Popen of the nested bubblewrap
+        self.children = {}  # stub id -> Popen of its nested bubblewrap (waiting at the host, or running)
+        self.unclaimed = set()  # stub ids handed to the host and not yet used
+        self.stub_ids = itertools.count(1)
+        self.generation = 0  # bumped by reset; the host drops stubs of older generations
         self.rw_root = config["rw_root"]
         self.snap_root = config["snap_root"]
         # (sandbox path, directory holding its contents inside the supervisor's view)
@@ -56,6 +73,7 @@ class Supervisor:
             os.makedirs(os.path.join(self.rw_root, name), exist_ok=True)
         os.chmod(os.path.join(self.rw_root, "tmp"), 0o1777)
         self.send({"op": "ready"})
+        self.top_up()
         while True:
             for key, _ in selector.select():
                 if key.data == "wake":
@@ -90,21 +108,28 @@ class Supervisor:
         self.sock.send(json.dumps(message).encode())
 
     # -- commands ----------------------------------------------------------------------------
-    def nested_argv(self, cwd, argv):
-        args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--die-with-parent", "--new-session"]
+    def nested_argv(self, argv):
+        args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
+        args += ["--new-session"]
         args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
         for path, name in self.areas:
             args += ["--bind", os.path.join(self.rw_root, name), path]
         for path in self.config["writable_mounts"]:
             args += ["--bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--chdir", cwd, "--"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--chdir", self.config["workdir"], "--"]
         return args + list(argv)
 
-    def op_spawn(self, request, fds):
+    def start_stub(self):
+        """Start a nested sandbox whose shell waits for the command to run; keep it ready.
+
+        Creating namespaces takes several milliseconds; doing it ahead of the request keeps
+        that cost off each command's latency.
+        """
         limits = self.config["limits"]
-        cpu = int(request.get("cpu") or limits["cpu_seconds"])
 
         def apply_limits():
+            os.dup2(status_w, 3)
+            cpu = limits["cpu_seconds"]
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
             resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"], limits["file_size_bytes"]))
@@ -113,22 +138,44 @@ class Supervisor:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        status_r, status_w = os.pipe()
         try:
             child = subprocess.Popen(
-                self.nested_argv(request["cwd"], request["argv"]),
-                stdin=fds[0],
-                stdout=fds[1],
-                stderr=fds[2],
-                env=request["env"],
+                self.nested_argv(["/bin/sh", "-c", STUB]),
+                stdin=in_r,
+                stdout=out_w,
+                stderr=err_w,
+                env=self.config["env"],
                 preexec_fn=apply_limits,
+                pass_fds=(3,),
                 close_fds=True,
             )
-        except OSError as error:
-            self.send({"op": "exit", "id": request["id"], "code": 127, "error": str(error)})
-            return
-        self.children[request["id"]] = child
+        except OSError:
+            close_all((in_r, in_w, out_r, out_w, err_r, err_w, status_r, status_w))
+            raise
+        close_all((in_r, out_w, err_w, status_w))
+        stub_id = next(self.stub_ids)
+        self.children[stub_id] = child
+        self.unclaimed.add(stub_id)
+        message = {"op": "stub", "stub": stub_id, "generation": self.generation}
+        try:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], [in_w, out_r, err_r, status_r])
+        finally:
+            close_all((in_w, out_r, err_r, status_r))
 
-    def op_kill(self, request, _fds):
+    def top_up(self):
+        """Keep ``POOL`` started stubs at the host, so a command never waits for namespaces."""
+        while len(self.unclaimed) < POOL:
+            self.start_stub()
+
+    def op_claim(self, request, _fds):
+        self.unclaimed.discard(request["stub"])
+        self.top_up()
+
+    def op_kill(self, request, _fds):  # target: a stub id
         child = self.children.get(request["target"])
         if child is not None and child.returncode is None:
             child.kill()
@@ -138,16 +185,21 @@ class Supervisor:
             code = child.poll()
             if code is not None:
                 del self.children[spawn_id]
-                self.send({"op": "exit", "id": spawn_id, "code": 128 - code if code < 0 else code})
+                self.unclaimed.discard(spawn_id)
+                self.send({"op": "exit", "stub": spawn_id, "code": 128 - code if code < 0 else code})
 
     def kill_all(self):
+        """Kill every stub; wait for those that ran commands (idle ones never touched the files)."""
         for child in self.children.values():
             if child.returncode is None:
                 child.kill()
         for spawn_id, child in list(self.children.items()):
+            if spawn_id in self.unclaimed:
+                continue  # reaped later, on SIGCHLD
             code = child.wait()
-            self.send_quietly({"op": "exit", "id": spawn_id, "code": 128 - code if code < 0 else code})
-        self.children.clear()
+            del self.children[spawn_id]
+            self.send_quietly({"op": "exit", "stub": spawn_id, "code": 128 - code if code < 0 else code})
+        self.unclaimed.clear()
 
     def send_quietly(self, message):
         try:
@@ -175,7 +227,9 @@ class Supervisor:
             for entry in os.listdir(source):
                 copy_entry(os.path.join(source, entry), os.path.join(live, entry))
             shutil.copystat(source, live)
-        self.send({"op": "done", "id": request["id"]})
+        self.generation += 1
+        self.send({"op": "done", "id": request["id"], "generation": self.generation})
+        self.top_up()
 
     def op_changes(self, request, fds):
         changes = []
@@ -186,6 +240,14 @@ class Supervisor:
         with os.fdopen(os.dup(fds[0]), "w") as out:
             json.dump(changes, out)
         self.send({"op": "done", "id": request["id"]})
+
+
+def close_all(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def make_removable(path):

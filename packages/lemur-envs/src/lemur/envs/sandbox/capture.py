@@ -32,6 +32,7 @@ class Pumped:
         truncated: More output arrived than was kept.
         flooded: Output went past the flood threshold; the caller should kill the command.
         deadline_hit: The deadline passed before both streams closed.
+        end: What the end pipe delivered (``b""`` if it closed empty), or ``None`` if it never spoke.
     """
 
     stdout: bytes = b""
@@ -39,6 +40,7 @@ class Pumped:
     truncated: bool = False
     flooded: bool = False
     deadline_hit: bool = False
+    end: bytes | None = None
 
 
 def flood_threshold(limit: int) -> int:
@@ -53,11 +55,14 @@ def pump(
     stdin_data: bytes,
     deadline: float,
     limit: int,
+    end_fd: int | None = None,
 ) -> Pumped:
     """Feed ``stdin_data`` and read both output pipes until they close, the deadline, or a flood.
 
     The caller owns the file descriptors and closes them afterwards; ``stdin_fd`` is closed here
-    once all of ``stdin_data`` is written (or the reader went away).
+    once all of ``stdin_data`` is written (or the reader went away). If ``end_fd`` is given, a
+    line (or EOF) on it means the command has ended: what the output pipes already hold is read
+    and the pump stops without waiting for them to close (leftover processes may hold them).
 
     Args:
         stdout_fd: Read end of the command's standard output.
@@ -66,6 +71,7 @@ def pump(
         stdin_data: Bytes to feed.
         deadline: ``time.monotonic()`` value at which to stop waiting (seconds).
         limit: Bytes kept per stream; the rest is read and discarded.
+        end_fd: Read end of a pipe on which the command's end is announced, or ``None``.
 
     Returns:
         The kept output and what stopped the pump.
@@ -86,14 +92,29 @@ def pump(
         else:
             os.close(stdin_fd)
             stdin_fd = None
+    if end_fd is not None:
+        selector.register(end_fd, selectors.EVENT_READ)
     open_readers = 2
+    ending = False
     while open_readers:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if ending:
+            remaining = 0.0
+        elif remaining <= 0:
             result.deadline_hit = True
             break
-        for key, _events in selector.select(remaining):
+        events = selector.select(remaining)
+        if ending and not events:
+            break
+        for key, _events in events:
             fd = key.fd
+            if fd == end_fd:
+                chunk = os.read(fd, 64)
+                result.end = (result.end or b"") + chunk
+                if not chunk or chunk.endswith(b"\n"):
+                    selector.unregister(fd)
+                    ending = True
+                continue
             if fd == stdin_fd:
                 try:
                     pending = pending[os.write(fd, pending[: 1 << 16]) :]

@@ -26,6 +26,9 @@ import functools
 import itertools
 import json
 import os
+import re
+import select
+import shlex
 import shutil
 import signal
 import socket
@@ -105,6 +108,52 @@ def _probe() -> str | None:
     return None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _launch_script(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes:
+    """The script a ready stub runs: ``cd``, ``export``s, the command, its status to fd 3 (see ``_supervisor.STUB``)."""
+    lines = [f"cd -- {shlex.quote(cwd)} || {{ echo 126 >&3; exit 126; }}"]
+    for name, value in env.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise SandboxError(f"sandbox exec: environment variable name {name!r} is not a valid shell name")
+        lines.append(f"export {shlex.quote(f'{name}={value}')}")
+    lines.append(" ".join(shlex.quote(str(arg)) for arg in argv) + " 3>&-")
+    lines.append('echo "$?" >&3')
+    script = "\n".join(lines)
+    return f"{script.count(chr(10)) + 1}\n{script}\n".encode()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_status(fd: int, deadline: float) -> tuple[int | None, bool]:
+    """Wait for the stub's status line; return (exit status or None if the stub died, deadline hit)."""
+    data = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None, True
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return (int(data) if data.strip().isdigit() else None), False
+        data += chunk
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def _drop_privileges() -> dict[str, object]:
     """Popen arguments that make the sandbox run as nobody when we are root."""
     if os.geteuid() != 0:
@@ -174,7 +223,7 @@ class LocalBackend(SandboxBackend):
 
 
 class _Pending:
-    """A request waiting for the supervisor's reply."""
+    """A request waiting for the supervisor's reply (for a stub: its ``exit``)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -189,11 +238,16 @@ class LocalSession(Session):
         self.limits = spec.limits
         self._validate(spec)
         self._ids = itertools.count(1)
-        self._pending: dict[int, _Pending] = {}
+        # Waiting requests by id, and claimed stubs by ("stub", stub id).
+        self._pending: dict[object, _Pending] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._broken: str | None = None
         self._interactive: list[InterpreterSession] = []
+        # Started stubs the supervisor handed over: stub id -> (generation, pipes).
+        self._stubs: dict[int, tuple[int, list[int]]] = {}
+        self._stub_ready = threading.Condition(self._lock)
+        self._generation = 0
         self._etc_dir = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
         host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = host_sock
@@ -286,6 +340,8 @@ class LocalSession(Session):
             "snap_root": _SNAP_ROOT,
             "areas": [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}],
             "writable_mounts": [mount.target for mount in spec.mounts if not mount.read_only],
+            "workdir": spec.workdir,
+            "env": {**self._base_env(), **spec.env},
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
@@ -327,9 +383,9 @@ class LocalSession(Session):
     def _read_replies(self) -> None:
         while True:
             try:
-                data = self._sock.recv(1 << 20)
+                data, fds, _flags, _address = socket.recv_fds(self._sock, 1 << 20, 4)
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
                 self._broken = self._broken or "the sandbox's supervisor exited"
                 self._ready.set()
@@ -338,23 +394,42 @@ class LocalSession(Session):
                 for pending in waiting:
                     pending.reply = {"op": "error", "error": self._broken}
                     pending.event.set()
+                with self._lock:
+                    self._stub_ready.notify_all()
                 return
             message = json.loads(data)
             if message["op"] == "ready":
                 self._ready.set()
                 continue
             with self._lock:
-                pending = self._pending.pop(message.get("id"), None)
+                if "generation" in message and message["op"] != "stub":
+                    self._generation = message["generation"]
+                    for stale in [key for key, (gen, _) in self._stubs.items() if gen != self._generation]:
+                        _close_all(self._stubs.pop(stale)[1])
+                if message["op"] == "stub":
+                    if message["generation"] == self._generation and not self._closed:
+                        self._stubs[message["stub"]] = (message["generation"], fds)
+                        self._stub_ready.notify()
+                    else:
+                        _close_all(fds)
+                    continue
+                key = ("stub", message["stub"]) if message["op"] == "exit" else message.get("id")
+                pending = self._pending.pop(key, None)
+                if pending is None and message["op"] == "exit" and message["stub"] in self._stubs:
+                    _close_all(self._stubs.pop(message["stub"])[1])  # died before use
             if pending is not None:
                 pending.reply = message
                 pending.event.set()
 
-    def _send(self, message: dict[str, object], fds: Sequence[int] = ()) -> _Pending | None:
-        """Send one request; return its pending reply when it has an ``id``."""
+    def _check_usable(self) -> None:
         if self._closed:
             raise SandboxError("the sandbox session is closed")
         if self._broken:
             raise SandboxError(f"the sandbox session is broken: {self._broken}")
+
+    def _send(self, message: dict[str, object], fds: Sequence[int] = ()) -> _Pending | None:
+        """Send one request; return its pending reply when it has an ``id``."""
+        self._check_usable()
         pending = None
         if "id" in message:
             pending = _Pending()
@@ -375,13 +450,40 @@ class LocalSession(Session):
             raise SandboxError(f"sandbox {message['op']} failed: {pending.reply.get('error')}")
         return pending.reply
 
-    def _spawn(self, argv: Sequence[str], cwd: str, env: Mapping[str, str], fds: Sequence[int]) -> tuple[int, _Pending]:
-        spawn_id = next(self._ids)
-        full_env = {**self._base_env(), **self.spec.env, **env}
-        message = {"op": "spawn", "id": spawn_id, "argv": list(argv), "cwd": cwd, "env": full_env}
-        pending = self._send(message, fds)
-        assert pending is not None
-        return spawn_id, pending
+    def _spawn(self, argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> tuple[int, _Pending, list[int]]:
+        """Start ``argv`` in a ready nested sandbox; return its id, its pending end, and its pipes.
+
+        The pipes are the command's stdin (write end), stdout and stderr (read ends), and the pipe
+        its exit status arrives on; the caller closes them.
+
+        Raises:
+            SandboxError: The session is closed or broken, or the command cannot be expressed.
+        """
+        if not argv:
+            raise SandboxError("sandbox exec: the command is empty")
+        script = _launch_script(argv, cwd, env)
+        pending = _Pending()
+        with self._lock:
+            deadline = time.monotonic() + START_SECONDS
+            while not self._stubs and not self._broken and not self._closed:
+                if not self._stub_ready.wait(max(0.0, deadline - time.monotonic())):
+                    break
+            self._check_usable()
+            if not self._stubs:
+                raise SandboxError(f"the sandbox had no process ready within {START_SECONDS:.0f} s")
+            stub_id = min(self._stubs)
+            _generation, fds = self._stubs.pop(stub_id)
+            self._pending[("stub", stub_id)] = pending
+        try:
+            self._send({"op": "claim", "stub": stub_id})
+        except SandboxError:
+            _close_all(fds)
+            raise
+        try:
+            _write_all(fds[0], script)
+        except OSError:
+            pass  # the stub died (reset, limits); its exit status tells the rest
+        return stub_id, pending, fds
 
     def _kill(self, spawn_id: int) -> None:
         try:
@@ -412,10 +514,6 @@ class LocalSession(Session):
         )
         stdout = pumped.stdout.decode("utf-8", "replace")
         stderr = pumped.stderr.decode("utf-8", "replace") + (f"{error}\n" if error else "")
-        if exit_code == 1 and stderr.startswith("bwrap: execvp "):
-            # The nested bubblewrap could not start the program: report it as a shell would.
-            exit_code = 126 if "Permission denied" in stderr else 127
-            stderr = "sandbox: " + stderr.removeprefix("bwrap: execvp ")
         return ExecResult(
             exit_code=exit_code,
             stdout=stdout,
@@ -431,32 +529,28 @@ class LocalSession(Session):
     ) -> tuple[Pumped, int, bool, str]:
         """Run ``argv`` to completion; return its output, exit code, whether it timed out, and a start error."""
         began = time.monotonic()
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        spawn_id, pending, (in_w, out_r, err_r, status_r) = self._spawn(argv, cwd, env)
+        status: int | None = None
         try:
-            spawn_id, pending = self._spawn(argv, cwd, env, (in_r, out_w, err_w))
-        except BaseException:
-            for fd in (in_w, out_r, err_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
-        try:
-            pumped = pump(out_r, err_r, in_w, data, began + timeout, keep)
+            pumped = pump(out_r, err_r, in_w, data, began + timeout, keep, end_fd=status_r)
             timed_out = pumped.deadline_hit
-            if not timed_out and not pumped.flooded:
-                timed_out = not pending.event.wait(max(0.0, began + timeout - time.monotonic()))
-            if timed_out or pumped.flooded:
+            if pumped.end is None and not timed_out and not pumped.flooded:
+                # The output closed before the status came (the command closed its streams).
+                status, timed_out = _read_status(status_r, began + timeout)
+            elif pumped.end is not None and pumped.end.strip().isdigit():
+                status = int(pumped.end)
+            if timed_out or pumped.flooded or status is None:
                 self._kill(spawn_id)
-            if not pending.event.wait(KILL_SECONDS):
-                raise SandboxError(f"the sandbox did not stop command {list(argv[:3])!r} within {KILL_SECONDS:.0f} s")
-            if timed_out or pumped.flooded:
+                if not pending.event.wait(KILL_SECONDS):
+                    raise SandboxError(
+                        f"the sandbox did not stop command {list(argv[:3])!r} within {KILL_SECONDS:.0f} s"
+                    )
                 drain((out_r, err_r), 1.0)
         finally:
-            os.close(out_r)
-            os.close(err_r)
+            for fd in (out_r, err_r, status_r):
+                os.close(fd)
+        if status is not None:
+            return pumped, status, False, ""
         reply = pending.reply
         if reply.get("op") == "error":
             raise SandboxError(f"sandbox command failed to run: {reply.get('error')}")
@@ -514,14 +608,8 @@ class LocalSession(Session):
         return [FileChange(path, kind) for path, kind in json.loads(data or b"[]")]
 
     def _start_interpreter(self, argv: Sequence[str]) -> Channel:
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
-            spawn_id, _pending = self._spawn(argv, self.spec.workdir, {}, (in_r, out_w, err_w))
-        finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
+        spawn_id, _pending, (in_w, out_r, err_r, status_r) = self._spawn(argv, self.spec.workdir, {})
+        os.close(status_r)
         return Channel(stdin=in_w, stdout=out_r, stderr=err_r, kill=functools.partial(self._kill, spawn_id))
 
     def shell(self) -> InteractiveSession:
@@ -546,7 +634,12 @@ class LocalSession(Session):
             return
         for interpreter in self._interactive:
             interpreter.close()
-        self._closed = True
+        with self._lock:
+            self._closed = True
+            for _generation, fds in self._stubs.values():
+                _close_all(fds)
+            self._stubs.clear()
+            self._stub_ready.notify_all()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
