@@ -17,8 +17,9 @@ import time
 
 import pytest
 
+from lemur.envs.sandbox._docker_results import diff_manifests
 from lemur.envs.sandbox.base import FileChange, Limits, MiB, SandboxSpec, SandboxUnavailableError
-from lemur.envs.sandbox.docker import LABEL, DockerBackend, diff_manifests
+from lemur.envs.sandbox.docker import LABEL, DockerBackend
 
 SMALL = Limits(wall_seconds=10.0, cpu_seconds=5, memory_bytes=512 * MiB, processes=64, disk_bytes=64 * MiB)
 

@@ -256,7 +256,29 @@ def serve(_config):
             if payload is None:
                 return 0
             frames.append(payload)
-        serve_one(json.loads(frames[0]), frames[1])
+        config = json.loads(frames[0])
+        SERVED_OPS[config.get("op", "run")](config, frames[1])
+
+
+def serve_restore(config, data):
+    """``restore`` inside the server: the server survives its own sweep; the tar comes as data."""
+    import subprocess
+
+    send(b"A")
+    reset_areas(config)
+    tar = subprocess.run(
+        ["tar", "-x", "-p", "--no-overwrite-dir", "-C", "/", "-f", "-"], input=data, capture_output=True
+    )
+    if tar.stderr:
+        send(b"E", tar.stderr)
+    send(b"D", json.dumps({"exit_code": tar.returncode, "timed_out": False, "limit": None}).encode())
+
+
+def serve_manifest(config, _data):
+    """``manifest`` inside the server: the JSON list as one stdout frame."""
+    send(b"A")
+    send(b"O", json.dumps(list_areas(config["areas"])).encode())
+    send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
 
 
 def feed_stdin(fd, data):
@@ -485,8 +507,14 @@ def make_readable(path):
 
 def manifest(config):
     """Print every entry below the writable areas as one JSON list."""
+    sys.stdout.write(json.dumps(list_areas(config["areas"])))
+    return 0
+
+
+def list_areas(areas):
+    """Describe every entry below ``areas`` (see :func:`describe`)."""
     entries = []
-    for area in config["areas"]:
+    for area in areas:
         make_walkable(area)
         for root, dirs, files in os.walk(area):
             for name in dirs + files:
@@ -494,8 +522,7 @@ def manifest(config):
                     entries.append(describe(os.path.join(root, name)))
                 except OSError:
                     continue
-    sys.stdout.write(json.dumps(entries))
-    return 0
+    return entries
 
 
 def empty(area):
@@ -516,13 +543,20 @@ def restore(config):
     """Kill every process, empty the writable areas, and unpack the snapshot tar from stdin."""
     import subprocess
 
+    reset_areas(config)
+    tar = subprocess.run(["tar", "-x", "-p", "--no-overwrite-dir", "-C", "/", "-f", "-"], stdin=sys.stdin)
+    return tar.returncode
+
+
+def reset_areas(config):
+    """Kill every process but this one and init, then empty the writable areas."""
     sweep({"protect": []})
     for area in config["areas"]:
         os.chmod(area, 0o700 | stat.S_IMODE(os.stat(area).st_mode))
         empty(area)
-    tar = subprocess.run(["tar", "-x", "-p", "--no-overwrite-dir", "-C", "/", "-f", "-"], stdin=sys.stdin)
-    return tar.returncode
 
+
+SERVED_OPS = {"run": lambda config, data: serve_one(config, data), "restore": serve_restore, "manifest": serve_manifest}
 
 MODES = {
     "init": init,
