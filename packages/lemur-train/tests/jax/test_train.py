@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lemur.core.errors import ConfigError
 from lemur.train.jax.train import TrainConfig, fit
 
 
@@ -74,6 +75,8 @@ def test_stop_and_resume_gives_the_identical_loss_sequence(packed_shards, tmp_pa
     assert len(straight.losses) == 6 and first.losses + second.losses == straight.losses
     logged = [json.loads(line)["loss"] for line in (tmp_path / "stopped" / "metrics.jsonl").read_text().splitlines()]
     assert logged == straight.losses
+    with pytest.raises(ConfigError, match="field 'batch_size' was 4 but is now 8; resuming needs the same settings"):
+        fit(config(tmp_path / "stopped", packed_shards, steps=8, batch_size=8), progress=False)
 
 
 def test_gradient_accumulation_matches_one_big_batch(packed_shards, tmp_path) -> None:

@@ -40,7 +40,8 @@ class LlamaConfig:
         dtype: Compute dtype (``bfloat16`` for training, ``float32`` for exact tests).
         param_dtype: Dtype of the master weights (``float32``).
         remat_policy: One of :data:`REMAT_POLICIES`.
-        attention: ``auto`` (cuDNN fused attention on GPU, XLA elsewhere), ``xla`` or ``cudnn``.
+        attention: ``auto`` (cuDNN fused attention on a GPU with bf16/fp16 compute, XLA
+            elsewhere), ``xla`` or ``cudnn``.
     """
 
     vocab_size: int = 32000

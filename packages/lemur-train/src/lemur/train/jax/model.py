@@ -65,18 +65,20 @@ def apply_rotary(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
     return rotated.reshape(x.shape).astype(x.dtype)
 
 
-def attention_mask(segment_ids: jax.Array) -> jax.Array:
-    """``[batch, 1, length, length]`` booleans: query ``i`` may see key ``j`` when ``j <= i`` in the same segment."""
-    length = segment_ids.shape[1]
-    causal = jnp.tril(jnp.ones((length, length), dtype=jnp.bool_))
-    same = segment_ids[:, :, None] == segment_ids[:, None, :]
-    return (causal[None] & same)[:, None]
+def segment_mask(segment_ids: jax.Array) -> jax.Array:
+    """``[batch, 1, length, length]`` booleans: query ``i`` may see key ``j`` of the same segment.
+
+    Causality is added by the attention call (``is_causal=True``), which lets the cuDNN kernel
+    skip the upper triangle instead of reading it from the mask.
+    """
+    return (segment_ids[:, :, None] == segment_ids[:, None, :])[:, None]
 
 
 def _attention_impl(config: LlamaConfig) -> str:
     if config.attention != "auto":
         return config.attention
-    return "cudnn" if jax.default_backend() == "gpu" else "xla"
+    fused = jax.default_backend() == "gpu" and config.dtype in ("bfloat16", "float16")
+    return "cudnn" if fused else "xla"
 
 
 class Attention(nn.Module):
@@ -105,7 +107,7 @@ class Attention(nn.Module):
         # Rotary positions, then fused attention (GQA handled by the kernel).
         q = apply_rotary(q, positions, cfg.rope_theta)
         kk = apply_rotary(kk, positions, cfg.rope_theta)
-        out = jax.nn.dot_product_attention(q, kk, v, mask=mask, implementation=_attention_impl(cfg))
+        out = jax.nn.dot_product_attention(q, kk, v, mask=mask, is_causal=True, implementation=_attention_impl(cfg))
         out = _constrain(out, ("activation_batch", "activation_length", "activation_heads", None))
 
         # Output projection back to the residual stream.
@@ -179,7 +181,7 @@ class LlamaForCausalLM(nn.Module):
         embedding = self.param("embed_tokens", init, (cfg.vocab_size, cfg.hidden_size), jnp.dtype(cfg.param_dtype))
         x = jnp.take(embedding, tokens, axis=0).astype(dtype)
         x = _constrain(x, ("activation_batch", "activation_length", "activation_embed"))
-        mask = attention_mask(segment_ids)
+        mask = segment_mask(segment_ids)
 
         layer = DecoderLayer
         policy = remat_policy(cfg.remat_policy)

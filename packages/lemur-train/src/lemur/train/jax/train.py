@@ -132,6 +132,7 @@ def fit(config: TrainConfig, progress: bool = True) -> RunResult:
         )
     first_host = jax.process_index() == 0
     run_dir = Path(config.run_dir)
+    check_resumable(config, run_dir)
     if first_host:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
@@ -210,6 +211,30 @@ def fit(config: TrainConfig, progress: bool = True) -> RunResult:
         }
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir, step, losses, resumed_from, mean_rate)
+
+
+#: Fields that must not change when a run directory is resumed (mesh, hosts and ``steps`` may).
+RESUME_FIELDS = ("model", "data", "optimizer", "batch_size", "grad_accum_steps", "seed")
+
+
+def check_resumable(config: TrainConfig, run_dir: Path) -> None:
+    """Refuse to resume checkpoints in ``run_dir`` written with different model, data or optimizer settings.
+
+    Raises:
+        ConfigError: A field of :data:`RESUME_FIELDS` differs from the run's ``config.json``.
+    """
+    checkpoints = run_dir / "checkpoints"
+    saved = run_dir / "config.json"
+    if not (saved.is_file() and checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
+        return
+    previous = json.loads(saved.read_text())
+    current = config.model_dump(mode="json")
+    for field in RESUME_FIELDS:
+        if previous.get(field) != current[field]:
+            raise ConfigError(
+                f"{saved}: field '{field}' was {previous.get(field)!r} but is now {current[field]!r}; "
+                "resuming needs the same settings (use a new run_dir to start over)"
+            )
 
 
 def _versions() -> dict[str, str]:
