@@ -137,6 +137,10 @@ def test_direct_exec_path_when_the_server_is_unavailable(docker_backend: DockerB
         assert cut.truncated and cut.limit == "output" and len(cut.stdout) == 1000
         timed = opened.exec("(sleep 30 &); sleep 30", timeout=0.5)
         assert timed.timed_out and timed.limit == "wall_time"
+        opened.write_file("x.txt", "1")
+        assert opened.changes() == [FileChange("/work/x.txt", "added")]
+        opened.reset()
+        assert opened.changes() == []
         assert_still_works(opened)
 
 
@@ -177,6 +181,69 @@ def test_close_removes_the_container(docker_backend: DockerBackend) -> None:
     opened.close()
     remaining = docker_backend.client().containers.list(all=True, filters={"label": LABEL})
     assert container_id not in {container.id for container in remaining}
+
+
+def _forward(client: socket.socket, unix_path: str) -> None:
+    """Relay one TCP connection to the daemon's unix socket, passing half-closes on."""
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(unix_path)
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while chunk := source.recv(1 << 16):
+                target.sendall(chunk)
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+
+@pytest.mark.docker
+def test_docker_host_over_tcp_is_honoured(docker_backend: DockerBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    current = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not current.startswith("unix://"):
+        pytest.skip(f"the TCP relay needs a local unix-socket daemon; DOCKER_HOST is {current}")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            _forward(connection, current.removeprefix("unix://"))
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        remote = DockerBackend()
+        with remote.open(SandboxSpec(limits=SMALL, setup=("echo a > f",))) as opened:
+            assert remote.client().api.base_url.startswith("http://127.0.0.1:")
+            result = opened.exec("cat; echo err >&2", stdin="over tcp\n")
+            assert (result.stdout, result.stderr) == ("over tcp\n", "err\n")
+            assert opened.exec("sleep 5", timeout=0.5).timed_out
+            opened.write_file("g", b"\x00\xff")
+            assert opened.read_file("g") == b"\x00\xff"
+            assert opened.changes() == [FileChange("/work/g", "added")]
+            opened.reset()
+            assert opened.changes() == []
+            shell = opened.shell()
+            try:
+                assert shell.run("cd /tmp && X=7").ok and shell.run('echo "$X $(pwd)"').stdout == "7 /tmp\n"
+            finally:
+                shell.close()
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        listener.close()
 
 
 # -- without a daemon -----------------------------------------------------------------------------

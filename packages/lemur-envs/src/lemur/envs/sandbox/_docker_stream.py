@@ -26,8 +26,12 @@ TAIL_BYTES = 4096
 
 
 def raw_socket(sock: Any) -> Any:
-    """The socket object under docker-py's wrapper (``SocketIO`` for unix, the socket for TCP)."""
-    return getattr(sock, "_sock", sock)
+    """The socket under docker-py's wrapper, with Nagle off on TCP (small frames go out at once)."""
+    raw = getattr(sock, "_sock", sock)
+    if getattr(raw, "family", None) in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return raw
 
 
 def feed(sock: Any, data: bytes) -> threading.Thread:
