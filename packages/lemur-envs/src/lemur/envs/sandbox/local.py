@@ -22,6 +22,7 @@ long-lived servers).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
@@ -161,6 +162,44 @@ def _drop_privileges() -> dict[str, object]:
     return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
 
 
+@functools.lru_cache(maxsize=16)
+def _etc_staging(workdir: str, network: bool) -> Path:
+    """A host directory (made once per process) that becomes the sandbox's whole, read-only ``/etc``.
+
+    It holds copies of the few host entries programs need (the dynamic linker cache, TLS
+    certificates, time zone, ...) and generated ``passwd``, ``group``, ``hosts`` and
+    ``hostname`` that name only the sandbox's own user; ``resolv.conf`` only with network.
+    """
+    staging = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
+    atexit.register(shutil.rmtree, staging, True)
+    entries = [*_ETC_ENTRIES, "resolv.conf"] if network else _ETC_ENTRIES
+    for name in entries:
+        source = Path("/etc", name)
+        try:
+            if source.is_dir() and not source.is_symlink():
+                shutil.copytree(source, staging / name, symlinks=True)
+            elif source.exists() or source.is_symlink():
+                shutil.copy2(source, staging / name, follow_symlinks=False)
+        except OSError:
+            continue  # an unreadable extra is not worth failing the sandbox for
+    uid = NOBODY if os.geteuid() == 0 else os.getuid()
+    gid = NOBODY if os.geteuid() == 0 else os.getgid()
+    files = {
+        "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{workdir}:/bin/bash\n"
+        if uid != 0
+        else f"root:x:0:0:root:{workdir}:/bin/bash\n",
+        "group": f"root:x:0:\nsandbox:x:{gid}:\n",
+        "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+        "hostname": "sandbox\n",
+    }
+    for name, text in files.items():
+        (staging / name).write_text(text)
+    for path in [staging, *staging.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return staging
+
+
 def _system_args() -> list[str]:
     args: list[str] = []
     for name in _SYSTEM_DIRS:
@@ -248,7 +287,6 @@ class LocalSession(Session):
         self._stubs: dict[int, tuple[int, list[int]]] = {}
         self._stub_ready = threading.Condition(self._lock)
         self._generation = 0
-        self._etc_dir = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
         host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = host_sock
         try:
@@ -294,39 +332,14 @@ class LocalSession(Session):
             if os.geteuid() == 0:
                 _check_reachable_by_others(Path(mount.source))
 
-    def _write_etc(self) -> list[str]:
-        uid = NOBODY if os.geteuid() == 0 else os.getuid()
-        gid = NOBODY if os.geteuid() == 0 else os.getgid()
-        workdir = self.spec.workdir
-        files = {
-            "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{workdir}:/bin/bash\n"
-            if uid != 0
-            else f"root:x:0:0:root:{workdir}:/bin/bash\n",
-            "group": f"root:x:0:\nsandbox:x:{gid}:\n",
-            "hosts": "127.0.0.1 localhost\n::1 localhost\n",
-            "hostname": "sandbox\n",
-        }
-        self._etc_dir.chmod(0o755)
-        args = []
-        for name, text in files.items():
-            path = self._etc_dir / name
-            path.write_text(text)
-            path.chmod(0o644)
-            args += ["--ro-bind", str(path), f"/etc/{name}"]
-        return args
-
     def _holder_argv(self, fd: int) -> list[str]:
         spec, limits = self.spec, self.limits
         args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", "sandbox"]
         if spec.network:
             args.append("--share-net")
         args += _system_args()
-        for name in _ETC_ENTRIES:
-            if Path("/etc", name).exists():
-                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        if spec.network and Path("/etc/resolv.conf").exists():
-            args += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
-        args += self._write_etc()
+        # One bind of a prepared /etc: every mount here is copied into each command's namespace.
+        args += ["--ro-bind", str(_etc_staging(spec.workdir, spec.network)), "/etc"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
@@ -652,4 +665,3 @@ class LocalSession(Session):
             self._holder.wait()
         if self._holder.stderr is not None:
             self._holder.stderr.close()
-        shutil.rmtree(self._etc_dir, ignore_errors=True)
