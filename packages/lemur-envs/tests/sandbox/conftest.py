@@ -69,3 +69,9 @@ def leftovers() -> Callable[[str], list[tuple[int, str]]]:
             time.sleep(0.1)
 
     return find
+
+
+@pytest.fixture
+def processes_matching() -> Callable[[str], list[tuple[int, str]]]:
+    """``processes_matching(marker)``: host processes whose command line contains ``marker``, now."""
+    return host_processes_matching

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,3 +203,29 @@ def test_cli_sandbox_check_errors(run_lemur) -> None:
     assert unknown.stderr.strip().startswith("error: unknown sandbox 'nope'")
     bad_check = run_lemur("envs", "sandbox-check", "--check", "nope")
     assert bad_check.returncode == 2 and "unknown conformance check" in bad_check.stderr
+
+
+def test_killed_host_process_leaves_nothing_behind(local_backend, leftovers, processes_matching) -> None:
+    marker = "lemurorphan" + os.urandom(6).hex()
+    script = (
+        "import sys, time\n"
+        "from lemur.envs.sandbox import SandboxSpec, get_backend\n"
+        "session = get_backend('local').open(SandboxSpec())\n"
+        "shell = session.shell()\n"
+        f"shell.run('sleep 300 & # {marker}')\n"
+        "print('ready', flush=True)\n"
+        f"session.exec('sleep 300 # {marker}', timeout=300)\n"
+    )
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None and host.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 5
+        while len(processes_matching(marker)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(processes_matching(marker)) >= 2  # the shell's and the exec's sleep
+        host.kill()
+        host.wait()
+    finally:
+        if host.poll() is None:
+            host.kill()
+    assert leftovers(marker) == []
