@@ -93,3 +93,31 @@ def test_rotary_permutation_is_the_published_one() -> None:
     interleaved = convert._rotate_half_to_interleaved(rows.T).T[:, 0]
     assert interleaved.tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
     assert np.array_equal(convert._interleaved_to_rotate_half(interleaved[None])[0], np.arange(hd))
+
+
+def test_remat_policies_and_bf16_keep_the_maths(reference) -> None:
+    """Every remat policy gives the same loss and gradients; bf16 compute stays close to float32."""
+    import jax
+    import jax.numpy as jnp
+
+    from lemur.train.jax.configs import REMAT_POLICIES
+
+    _, state = reference
+    params = jax.tree.map(jnp.asarray, convert.hf_to_params(state, CONFIG))
+    tokens = np.random.default_rng(3).integers(0, CONFIG.vocab_size, size=(2, 32))
+    positions, segments = np.tile(np.arange(32), (2, 1)), np.ones_like(tokens)
+
+    def loss(config, p):
+        logits = LlamaForCausalLM(config).apply({"params": p}, tokens, positions, segments)
+        return -jnp.mean(jax.nn.log_softmax(logits)[:, :-1].reshape(-1, CONFIG.vocab_size)[
+            jnp.arange(62), tokens[:, 1:].reshape(-1)])  # fmt: skip
+
+    results = {name: jax.value_and_grad(loss, argnums=1)(CONFIG.replace(remat_policy=name), params)
+               for name in REMAT_POLICIES}  # fmt: skip
+    base_loss, base_grads = results["none"]
+    for name, (value, grads) in results.items():
+        assert float(value) == pytest.approx(float(base_loss), rel=1e-6), name
+        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(base_grads), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    bf16 = loss(CONFIG.replace(dtype="bfloat16"), params)
+    assert float(bf16) == pytest.approx(float(base_loss), rel=2e-2)
