@@ -229,3 +229,10 @@ def test_killed_host_process_leaves_nothing_behind(local_backend, leftovers, pro
         if host.poll() is None:
             host.kill()
     assert leftovers(marker) == []
+
+
+def test_commands_cannot_create_namespaces(local_backend) -> None:
+    with local_backend.open(SandboxSpec()) as session:
+        result = session.exec("unshare --user --map-root-user true && echo made-a-namespace")
+        assert result.exit_code != 0 and "made-a-namespace" not in result.stdout, result
+        assert session.exec("bwrap --bind / / true && echo nested").stdout == ""

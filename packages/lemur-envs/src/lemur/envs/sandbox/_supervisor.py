@@ -110,7 +110,8 @@ class Supervisor:
     # -- commands ----------------------------------------------------------------------------
     def nested_argv(self, argv):
         args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
-        args += ["--new-session"]
+        # --disable-userns: commands cannot make namespaces of their own (less kernel surface).
+        args += ["--new-session", "--disable-userns"]
         args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
         for path, name in self.areas:
             args += ["--bind", os.path.join(self.rw_root, name), path]
