@@ -14,7 +14,9 @@ import json
 import re
 from pathlib import Path
 
-ROW = re.compile(r"^\| `(?P<file>[^`]+)` \| `(?P<repo>[^@`]+)@(?P<commit>[0-9a-f]{40}):(?P<path>[^`]+)` \| `(?P<sha>[0-9a-f]{64})`")
+ROW = re.compile(
+    r"^\| `(?P<file>[^`]+)` \| `(?P<repo>[^@`]+)@(?P<commit>[0-9a-f]{40}):(?P<path>[^`]+)` \| `(?P<sha>[0-9a-f]{64})`"
+)
 
 
 def main() -> None:
