@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lemur.envs.sandbox import Mount, SandboxError, SandboxSpec, SandboxUnavailableError, get_backend
+from lemur.envs.sandbox import Limits, Mount, SandboxError, SandboxSpec, SandboxUnavailableError, get_backend
 from lemur.envs.sandbox import local as local_module
+from lemur.envs.sandbox.base import MiB
 
 
 def test_registered_as_local() -> None:
@@ -236,3 +237,21 @@ def test_commands_cannot_create_namespaces(local_backend) -> None:
         result = session.exec("unshare --user --map-root-user true && echo made-a-namespace")
         assert result.exit_code != 0 and "made-a-namespace" not in result.stdout, result
         assert session.exec("bwrap --bind / / true && echo nested").stdout == ""
+
+
+def test_memory_is_limited_across_processes(local_backend) -> None:
+    # Each process stays under the per-process limit (RLIMIT_AS); together they pass the sandbox's.
+    limits = Limits(memory_bytes=300 * MiB, processes=32)
+    hog = (
+        "import os, time\n"
+        "for _ in range(6):\n"
+        "    if os.fork() == 0:\n"
+        "        block = bytearray(120 * 1024 * 1024)\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    with local_backend.open(SandboxSpec(limits=limits)) as session:
+        result = session.exec(["python3", "-c", hog], timeout=20)
+        assert not result.timed_out and result.limit == "memory" and result.exit_code == 137, result
+        assert session.exec("echo fine").stdout == "fine\n"

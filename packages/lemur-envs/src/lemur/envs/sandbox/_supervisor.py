@@ -30,10 +30,12 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 4
 POOL = 4
+MEMORY_POLL_SECONDS = 0.1
 # The stub's shell (PID 1 of its namespace) reads a line count, then that many lines of script,
 # and evals them: the script runs the command as a child (fd 3 closed) and writes its exit
 # status to fd 3. ``read`` takes one byte at a time from a pipe, so the command's standard input
@@ -55,6 +57,8 @@ class Supervisor:
         self.unclaimed = set()  # stub ids handed to the host and not yet used
         self.stub_ids = itertools.count(1)
         self.generation = 0  # bumped by reset; the host drops stubs of older generations
+        self.limit_hits = {}  # stub id -> the limit it was killed for
+        self.memory_checked = 0.0
         self.rw_root = config["rw_root"]
         self.snap_root = config["snap_root"]
         # (sandbox path, directory holding its contents inside the supervisor's view)
@@ -75,13 +79,16 @@ class Supervisor:
         self.send({"op": "ready"})
         self.top_up()
         while True:
-            for key, _ in selector.select():
+            running = len(self.children) > len(self.unclaimed)
+            for key, _ in selector.select(MEMORY_POLL_SECONDS if running else None):
                 if key.data == "wake":
                     os.read(wake_read, 4096)
                     self.reap()
                 elif not self.handle_message():
                     self.kill_all()
                     return
+            if running:
+                self.enforce_memory()
 
     def handle_message(self):
         try:
@@ -187,7 +194,34 @@ class Supervisor:
             if code is not None:
                 del self.children[spawn_id]
                 self.unclaimed.discard(spawn_id)
-                self.send({"op": "exit", "stub": spawn_id, "code": 128 - code if code < 0 else code})
+                message = {"op": "exit", "stub": spawn_id, "code": 128 - code if code < 0 else code}
+                if spawn_id in self.limit_hits:
+                    message["limit"] = self.limit_hits.pop(spawn_id)
+                self.send(message)
+
+    def enforce_memory(self):
+        """Kill the largest running command while the sandbox's resident memory is over its limit.
+
+        RLIMIT_AS bounds each process; this bounds their sum (what a fork-and-allocate attack
+        grows), by polling /proc every ``MEMORY_POLL_SECONDS``.
+        """
+        now = time.monotonic()
+        if now - self.memory_checked < MEMORY_POLL_SECONDS:
+            return
+        self.memory_checked = now
+        parents, resident = read_process_table()
+        owner = {child.pid: stub_id for stub_id, child in self.children.items() if stub_id not in self.unclaimed}
+        usage = dict.fromkeys(owner.values(), 0)
+        for pid, rss in resident.items():
+            ancestor = pid
+            while ancestor in parents and ancestor not in owner:
+                ancestor = parents[ancestor]
+            if ancestor in owner:
+                usage[owner[ancestor]] += rss
+        if usage and sum(usage.values()) > self.config["limits"]["memory_bytes"]:
+            largest = max(usage, key=usage.get)
+            self.limit_hits[largest] = "memory"
+            self.children[largest].kill()
 
     def kill_all(self):
         """Kill every stub; wait for those that ran commands (idle ones never touched the files)."""
@@ -241,6 +275,25 @@ class Supervisor:
         with os.fdopen(os.dup(fds[0]), "w") as out:
             json.dump(changes, out)
         self.send({"op": "done", "id": request["id"]})
+
+
+def read_process_table():
+    """(pid -> parent pid, pid -> resident bytes) of every process this supervisor can see."""
+    parents, resident = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat_file:
+                fields = stat_file.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{name}/statm", "rb") as statm_file:
+                pages = int(statm_file.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        parents[int(name)] = int(fields[1])
+        resident[int(name)] = pages * page
+    return parents, resident
 
 
 def close_all(fds):

@@ -44,6 +44,7 @@ from lemur.envs.sandbox.base import (
     ExecResult,
     FileChange,
     InteractiveSession,
+    LimitHit,
     SandboxBackend,
     SandboxError,
     SandboxSpec,
@@ -522,7 +523,7 @@ class LocalSession(Session):
         timeout = self.limits.wall_seconds if timeout is None else timeout
         data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
         began = time.monotonic()
-        pumped, exit_code, timed_out, error = self._run(
+        pumped, exit_code, timed_out, error, limit = self._run(
             argv, timeout, data, cwd or self.spec.workdir, env or {}, self.limits.output_bytes
         )
         stdout = pumped.stdout.decode("utf-8", "replace")
@@ -534,13 +535,13 @@ class LocalSession(Session):
             timed_out=timed_out,
             truncated=pumped.truncated,
             seconds=time.monotonic() - began,
-            limit=classify_limit(exit_code, stderr, timed_out, pumped.truncated, pumped.flooded),
+            limit=limit or classify_limit(exit_code, stderr, timed_out, pumped.truncated, pumped.flooded),
         )
 
     def _run(
         self, argv: Sequence[str], timeout: float, data: bytes, cwd: str, env: Mapping[str, str], keep: int
-    ) -> tuple[Pumped, int, bool, str]:
-        """Run ``argv`` to completion; return its output, exit code, whether it timed out, and a start error."""
+    ) -> tuple[Pumped, int, bool, str, LimitHit | None]:
+        """Run ``argv`` to completion: output, exit code, timed out, a start error, a limit the supervisor hit."""
         began = time.monotonic()
         spawn_id, pending, (in_w, out_r, err_r, status_r) = self._spawn(argv, cwd, env)
         status: int | None = None
@@ -563,11 +564,13 @@ class LocalSession(Session):
             for fd in (out_r, err_r, status_r):
                 os.close(fd)
         if status is not None:
-            return pumped, status, False, ""
+            return pumped, status, False, "", None
         reply = pending.reply
         if reply.get("op") == "error":
             raise SandboxError(f"sandbox command failed to run: {reply.get('error')}")
-        return pumped, int(reply["code"]), timed_out, str(reply.get("error") or "")  # type: ignore[arg-type]
+        limit = reply.get("limit")
+        code = int(reply["code"])  # type: ignore[arg-type]
+        return pumped, code, timed_out, str(reply.get("error") or ""), limit  # type: ignore[return-value]
 
     def write_file(self, path: str, data: str | bytes) -> None:
         """Create or replace the file at ``path`` (parents are created).
@@ -588,7 +591,7 @@ class LocalSession(Session):
             SandboxError: It cannot be read (a directory, no permission, closed session).
         """
         script = 'test -e "$1" || exit 44; exec cat -- "$1"'
-        pumped, exit_code, timed_out, error = self._run(
+        pumped, exit_code, timed_out, error, _limit = self._run(
             ["/bin/sh", "-c", script, "sh", path], 60.0, b"", self.spec.workdir, {}, self.limits.file_size_bytes
         )
         if exit_code == 44:
