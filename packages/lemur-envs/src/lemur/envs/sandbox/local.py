@@ -3,21 +3,23 @@
 Layout of one session (see ``_supervisor.py`` for the inside):
 
 - One **holder** bubblewrap per session, with its own user, PID, network (loopback only), IPC
-  and UTS namespaces. It sees the host's system directories read-only (``/usr``, ``/bin``,
-  ``/lib*``, a handful of ``/etc`` files) and the spec's mounts, nothing else of the host. Two
-  size-limited tmpfs hold the writable areas (the work dir and ``/tmp``, ``disk_bytes`` in all)
-  and the snapshot taken after setup. Its process is the stdlib **supervisor**.
-- Every command runs in a **nested** bubblewrap started by the supervisor, with its own PID
-  namespace, so a timeout kills the whole tree by killing that bubblewrap, and a command
-  cannot see or signal the supervisor or other commands. Resource limits are rlimits: CPU
-  seconds, address space (memory), processes (RLIMIT_NPROC, counted per command's user
-  namespace), file size; output and wall time are enforced here.
+  and UTS namespaces and a read-only root. It sees the host's system directories read-only
+  (``/usr``, ``/bin``, ``/lib*``, a prepared ``/etc``) and the spec's mounts, nothing else of
+  the host. Two size-limited tmpfs hold the writable areas (the work dir and ``/tmp``,
+  ``disk_bytes`` in all) and the snapshot taken after setup. Its process is the stdlib
+  **supervisor**.
+- Every command runs in a **nested** bubblewrap (a "stub", started ahead of time so a command
+  does not wait for namespaces) with its own PID namespace: a timeout kills the whole tree by
+  killing that bubblewrap, and a command cannot see or signal the supervisor or other
+  commands, nor create namespaces. Limits: rlimits for CPU seconds, address space per process,
+  processes (RLIMIT_NPROC, counted per command's user namespace) and file size; the supervisor
+  bounds the resident memory of all commands together; output and wall time are enforced here.
 - When the host runs as root, the sandbox runs as ``nobody`` (65534): root is exempt from
   RLIMIT_NPROC, and nobody cannot read root's files even if one were bound in.
 
-Known limits: memory is bounded per process (RLIMIT_AS), not per sandbox; a command's
-leftover background processes are killed when it exits (use an interactive shell for
-long-lived servers).
+Known limits: background processes a command leaves behind are killed when it exits (start
+long-lived servers from an interactive shell); the sandbox uses the host's ``/usr`` (no
+images); memory is polled every 100 ms, so a burst between polls is bounded only per process.
 """
 
 from __future__ import annotations
