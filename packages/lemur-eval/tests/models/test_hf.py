@@ -61,6 +61,23 @@ def test_batched_left_padded_generation_matches_greedy_reference(hf_backend, ref
     assert all(g.finish_reason == "length" for g in generations)
 
 
+def test_greedy_ignores_the_checkpoints_decoding_defaults(tiny_model, reference, tmp_path) -> None:
+    import json
+    import shutil
+
+    from lemur.eval.models.hf import HFBackend
+
+    copy = shutil.copytree(tiny_model, tmp_path / "opinionated")
+    config = json.loads((copy / "generation_config.json").read_text())
+    config.update(repetition_penalty=5.0, no_repeat_ngram_size=1, do_sample=True, top_k=3, temperature=0.3)
+    (copy / "generation_config.json").write_text(json.dumps(config))
+    backend = HFBackend(str(copy), device="cpu", dtype="float32")
+    [generation] = backend.generate([GenerationRequest(prompt=PROMPTS[0], max_tokens=12)])
+    expected = greedy_reference(reference, PROMPTS[0], 12)
+    assert generation.text == expected
+    assert len(set(reference[1](expected, add_special_tokens=False).input_ids)) < 12, "needs a repeated token"
+
+
 def test_stop_string_is_cut_and_ends_generation(hf_backend, reference) -> None:
     full = greedy_reference(reference, PROMPTS[0], 12)
     stop = full[4:6]

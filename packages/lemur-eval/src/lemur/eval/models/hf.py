@@ -37,6 +37,24 @@ from lemur.eval.models.stops import first_stop
 from lemur.eval.models.templates import get_template
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: Neutral decoding settings. transformers fills every unset (None) field from the checkpoint's
+#: generation_config.json (repetition penalties, top-p, ...); greedy must mean plain argmax and
+#: sampling plain temperature sampling, whatever the checkpoint suggests.
+_PLAIN_DECODING: dict[str, Any] = {
+    "num_beams": 1,
+    "num_return_sequences": 1,
+    "top_k": 0,
+    "top_p": 1.0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "repetition_penalty": 1.0,
+    "encoder_repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "min_new_tokens": 0,
+    "renormalize_logits": False,
+}
 _DEFAULT_MAX_LENGTH = 2048
 
 
@@ -201,11 +219,10 @@ class HFBackend(ModelBackend):
         config = GenerationConfig(
             max_new_tokens=max_new,
             do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else None,
-            top_p=None,
-            top_k=None,
+            temperature=temperature if temperature > 0 else 1.0,
             pad_token_id=self._pad_id,
             eos_token_id=self._eos_ids,
+            **_PLAIN_DECODING,
         )
         criteria = _RowStop(self.tokenizer, width, [r.stop for r in requests], [r.max_tokens for r in requests])
         with torch.inference_mode():
