@@ -266,6 +266,21 @@ def test_cli_build_image_without_daemon_exits_2(run_lemur) -> None:
 
 
 @pytest.mark.docker
+def test_cli_build_image_on_the_existing_base(docker_backend: DockerBackend, run_lemur) -> None:
+    client = docker_backend.client()
+    if not client.images.list(name="lemur/base"):
+        pytest.skip("lemur/base:bookworm is absent; building it needs root and minutes (tools/build_base_image.sh)")
+    completed = run_lemur("envs", "build-image", "--tag", "lemur/sandbox:cli-test", timeout=300)
+    try:
+        assert completed.returncode == 0, completed.stderr
+        assert "lemur/base:bookworm exists; skipping the bootstrap" in completed.stderr
+        image = client.images.get("lemur/sandbox:cli-test")
+        assert image.attrs["Config"]["User"] == "1000:1000"
+    finally:
+        client.images.remove("lemur/sandbox:cli-test", noprune=True, force=True)
+
+
+@pytest.mark.docker
 def test_missing_image_names_the_build_command(docker_backend: DockerBackend) -> None:
     with pytest.raises(SandboxUnavailableError, match="lemur/no-such-image:v0"):
         docker_backend.open(SandboxSpec(image="lemur/no-such-image:v0"))
