@@ -246,6 +246,7 @@ def serve(_config):
     """
     if not hasattr(os, "pidfd_open"):
         return 3
+    feeder = StdinFeeder()
     while True:
         frames = []
         for _ in range(2):
@@ -257,10 +258,10 @@ def serve(_config):
                 return 0
             frames.append(payload)
         config = json.loads(frames[0])
-        SERVED_OPS[config.get("op", "run")](config, frames[1])
+        SERVED_OPS[config.get("op", "run")](config, frames[1], feeder)
 
 
-def serve_restore(config, data):
+def serve_restore(config, data, _feeder):
     """``restore`` inside the server: the server survives its own sweep; the tar comes as data."""
     import subprocess
 
@@ -274,28 +275,45 @@ def serve_restore(config, data):
     send(b"D", json.dumps({"exit_code": tar.returncode, "timed_out": False, "limit": None}).encode())
 
 
-def serve_manifest(config, _data):
+def serve_manifest(config, _data, _feeder):
     """``manifest`` inside the server: the JSON list as one stdout frame."""
     send(b"A")
     send(b"O", json.dumps(list_areas(config["areas"])).encode())
     send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
 
 
-def feed_stdin(fd, data):
-    """Write ``data`` to the pipe ``fd`` from a thread, then close it (a reader may go away)."""
-    import threading
+class StdinFeeder:
+    """One thread, started with the server, that writes each command's stdin and closes the pipe.
 
-    def write():
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(fd, view[: 1 << 16]) :]
-        except OSError:
-            pass
-        finally:
+    Started once, so a command that fills the process limit cannot stop the next one from
+    getting its input (a thread per command would need a free pid each time).
+    """
+
+    def __init__(self):
+        import queue
+        import threading
+
+        self.jobs = queue.Queue()
+        threading.Thread(target=self.work, daemon=True).start()
+
+    def feed(self, fd, data):
+        """Write ``data`` to the pipe ``fd`` in the background, then close it."""
+        if data:
+            self.jobs.put((fd, data))
+        else:
             os.close(fd)
 
-    threading.Thread(target=write, daemon=True).start()
+    def work(self):
+        while True:
+            fd, data = self.jobs.get()
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(fd, view[: 1 << 16]) :]
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
 
 def fork_command(config):
@@ -332,7 +350,7 @@ def start_child_here(config):
     os._exit(code)
 
 
-def serve_one(config, data):
+def serve_one(config, data, feeder):
     """Run one command: relay capped output, enforce the timeout and flood limit, sweep, report."""
     import selectors
 
@@ -347,7 +365,7 @@ def serve_one(config, data):
         send(b"D", json.dumps({"exit_code": 126, "timed_out": False, "limit": None}).encode())
         return
     send(b"A")
-    feed_stdin(in_w, data)
+    feeder.feed(in_w, data)
     pidfd = os.pidfd_open(pid)
     selector = selectors.DefaultSelector()
     kinds = {out_r: b"O", err_r: b"E"}
@@ -556,7 +574,11 @@ def reset_areas(config):
         empty(area)
 
 
-SERVED_OPS = {"run": lambda config, data: serve_one(config, data), "restore": serve_restore, "manifest": serve_manifest}
+SERVED_OPS = {
+    "run": lambda config, data, feeder: serve_one(config, data, feeder),
+    "restore": serve_restore,
+    "manifest": serve_manifest,
+}
 
 MODES = {
     "init": init,

@@ -175,9 +175,23 @@ class DockerSession(Session):
         return self._exit_code(exec_id), pumped.stdout, pumped.stderr
 
     def _sweep(self) -> None:
-        """Kill every process but init and the live interpreters."""
-        exec_id, sock = self._start(inside("sweep", {"protect": sorted(self._interpreters)}), stdin=False)
-        pump_exec(sock, b"", time.monotonic() + 30.0, limit=4096)
+        """Kill every process but init and the live interpreters, from a fresh ``docker exec``.
+
+        Retried a few times: while a fork bomb holds every pid, the exec itself may fail to start.
+
+        Raises:
+            SandboxError: The exec never started.
+        """
+        for attempt in range(5):
+            try:
+                _exec_id, sock = self._start(inside("sweep", {"protect": sorted(self._interpreters)}), stdin=False)
+            except SandboxError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            pump_exec(sock, b"", time.monotonic() + 30.0, limit=4096)
+            return
 
     def exec(
         self,
