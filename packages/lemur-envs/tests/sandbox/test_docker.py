@@ -114,6 +114,13 @@ def test_killing_the_supervisor_and_init_is_survived(session) -> None:
 
 
 @pytest.mark.docker
+def test_commands_cannot_reach_the_server_pipes(session) -> None:
+    result = session.exec("printf 'DXXXX{}' > /proc/$PPID/fd/1 && echo forged; ls /proc/$PPID/fd 2>&1 | head -1")
+    assert "forged" not in result.stdout and "Permission denied" in result.stdout + result.stderr, result
+    assert session.exec("echo fine").stdout == "fine\n"
+
+
+@pytest.mark.docker
 def test_command_server_killed_between_commands_is_replaced(session) -> None:
     server = session.exec("echo $PPID").stdout.strip()
     shell = session.shell()

@@ -246,6 +246,7 @@ def serve(_config):
     """
     if not hasattr(os, "pidfd_open"):
         return 3
+    make_undumpable()
     feeder = StdinFeeder()
     while True:
         frames = []
@@ -280,6 +281,14 @@ def serve_manifest(config, _data, _feeder):
     send(b"A")
     send(b"O", json.dumps(list_areas(config["areas"])).encode())
     send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
+
+
+def make_undumpable():
+    """Close ``/proc/<server>/fd`` and ptrace to the commands (same uid), so none can forge frames."""
+    import ctypes
+
+    pr_set_dumpable = 4
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
 
 
 class StdinFeeder:
