@@ -9,8 +9,9 @@ jitted train step (clipped Adam, fp32 master weights) on random tokens packed as
 per row; the first ``--warmup`` steps (compilation) are not timed. MFU uses the device's peak
 bf16 FLOP/s from ``lemur.train.jax.metrics`` (MaxText's FLOP count); on a CPU there is no peak,
 so MFU is reported as not meaningful. On CPU (or a GPU that torch can use) the same model runs
-in a plain PyTorch/Transformers loop (AdamW, same clipping, same batch) in this same process,
-and the script prints the ratio. Goal (issue 8): >= 40% MFU on one H100/H200 with the 1B preset.
+in a plain PyTorch/Transformers loop (AdamW, same clipping, same batch) in this same process;
+timed steps alternate between the two so both see the same machine load, and the script
+prints the ratio of medians. Goal (issue 8): >= 40% MFU on one H100/H200 with the 1B preset.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def packed_batch(rng: np.random.Generator, rows: int, seq_len: int, vocab: int) 
     return {"tokens": tokens, "segment_ids": segments, "positions": positions, "loss_mask": np.ones_like(tokens)}
 
 
-def run_jax(config, batch_rows: int, seq_len: int, steps: int, warmup: int) -> list[float]:
-    """Seconds per timed optimizer step of the `jax` backend."""
+def jax_stepper(config, batch_rows: int, seq_len: int):
+    """A function running one optimizer step of the `jax` backend's jitted train step (and waiting for it)."""
     import jax
 
     from lemur.train.jax.data import model_inputs
@@ -46,23 +47,22 @@ def run_jax(config, batch_rows: int, seq_len: int, steps: int, warmup: int) -> l
 
     mesh = make_mesh(MeshConfig())
     trainer = Trainer(config, OptimizerConfig(warmup_steps=10, total_steps=1000), mesh, seq_len)
-    state = trainer.init_state(0)
+    holder = {"state": trainer.init_state(0), "step": 0}
     rng = np.random.default_rng(0)
     batches = [
         global_batch(model_inputs(packed_batch(rng, batch_rows, seq_len, config.vocab_size)), mesh) for _ in range(2)
     ]
-    seconds = []
-    for step in range(warmup + steps):
-        started = time.perf_counter()
-        state, metrics = trainer.step(state, batches[step % 2])
+
+    def step() -> None:
+        holder["state"], metrics = trainer.step(holder["state"], batches[holder["step"] % 2])
+        holder["step"] += 1
         float(jax.device_get(metrics["loss"]))
-        if step >= warmup:
-            seconds.append(time.perf_counter() - started)
-    return seconds
+
+    return step
 
 
-def run_torch(config, batch_rows: int, seq_len: int, steps: int, warmup: int, device: str) -> list[float]:
-    """Seconds per timed step of a plain Transformers LlamaForCausalLM + AdamW loop (causal attention, no packing)."""
+def torch_stepper(config, batch_rows: int, seq_len: int, device: str):
+    """A function running one step of a plain Transformers LlamaForCausalLM + AdamW loop (causal, no packing)."""
     import torch
     import transformers
 
@@ -74,20 +74,34 @@ def run_torch(config, batch_rows: int, seq_len: int, steps: int, warmup: int, de
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0)
     rng = np.random.default_rng(0)
     tokens = torch.tensor(rng.integers(3, config.vocab_size, size=(batch_rows, seq_len)), device=device)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda")
-    seconds = []
-    for step in range(warmup + steps):
-        started = time.perf_counter()
-        with autocast:
+
+    def step() -> None:
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
             loss = model(input_ids=tokens, labels=tokens).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         loss.item()
-        if step >= warmup:
-            seconds.append(time.perf_counter() - started)
-    return seconds
+
+    return step
+
+
+def timed(step) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
+
+
+def torch_device(platform: str) -> str | None:
+    """Where the PyTorch baseline runs: the CPU on CPU, CUDA on a GPU that torch sees, else nowhere."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if platform == "cpu":
+        return "cpu"
+    return "cuda" if platform == "gpu" and torch.cuda.is_available() else None
 
 
 def main() -> None:
@@ -128,35 +142,41 @@ def main() -> None:
     )
 
     tokens_per_step = rows * seq_len
-    jax_seconds = statistics.median(run_jax(config, rows, seq_len, args.steps, args.warmup))
+    steppers = {"jax": jax_stepper(config, rows, seq_len)}
+    device = None if args.no_torch else torch_device(platform)
+    if device is not None:
+        steppers["torch"] = torch_stepper(config, rows, seq_len, device)
+    for step in steppers.values():
+        for _ in range(args.warmup):
+            step()
+    # Alternate the implementations step by step so both see the same machine load.
+    seconds: dict[str, list[float]] = {name: [] for name in steppers}
+    for _ in range(args.steps):
+        for name, step in steppers.items():
+            seconds[name].append(timed(step))
+
+    jax_seconds = statistics.median(seconds["jax"])
     jax_rate = tokens_per_step / jax_seconds
     per_device = jax_rate / jax.device_count()
     tflops = per_device * flops_per_token / 1e12
-    mfu_text = (
-        f"MFU {per_device * flops_per_token / peak:.1%} of {peak / 1e12:.0f} TFLOP/s"
-        if peak
-        else (f"MFU not meaningful (no bf16 peak for '{kind}')")
-    )
+    if peak:
+        mfu_text = f"MFU {per_device * flops_per_token / peak:.1%} of {peak / 1e12:.0f} TFLOP/s"
+    else:
+        mfu_text = f"MFU not meaningful (no bf16 peak for '{kind}')"
     print(
         f"jax   : {jax_seconds:8.3f} s/step  {jax_rate:12,.0f} tokens/s  {per_device:12,.0f} tokens/s/device  "
         f"{tflops:8.3f} TFLOP/s/device  {mfu_text}"
     )
-
-    if args.no_torch:
+    if "torch" not in seconds:
+        reason = "--no-torch" if args.no_torch else f"no torch device for platform {platform}"
+        print(f"torch : baseline skipped ({reason})")
         return
-    try:
-        import torch
-    except ImportError:
-        print("torch : not installed; baseline skipped")
-        return
-    device = "cpu" if on_cpu else ("cuda" if platform == "gpu" and torch.cuda.is_available() else None)
-    if device is None:
-        print(f"torch : no torch device for platform {platform}; baseline skipped")
-        return
-    torch_seconds = statistics.median(run_torch(config, rows, seq_len, args.steps, args.warmup, device))
+    torch_seconds = statistics.median(seconds["torch"])
     torch_rate = tokens_per_step / torch_seconds
     print(f"torch : {torch_seconds:8.3f} s/step  {torch_rate:12,.0f} tokens/s  (Transformers LlamaForCausalLM + AdamW)")
-    print(f"ratio : jax / torch tokens/s = {jax_rate / torch_rate:.2f}x")
+    print(
+        f"ratio : jax / torch tokens/s = {jax_rate / torch_rate:.2f}x (median of {args.steps} alternating steps each)"
+    )
 
 
 if __name__ == "__main__":
