@@ -29,3 +29,16 @@ def test_70b_recipe_matches_the_paper() -> None:
 def test_debug_recipe_validates() -> None:
     config = load_train_config(RECIPES / "lemur-debug-pretrain-train.yaml")
     assert config.model.preset == "debug" and config.batch_size % config.grad_accum_steps == 0
+
+
+def test_bad_model_settings_are_one_line_config_errors() -> None:
+    from lemur.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model: dtype 'fp8'; allowed values: float32, bfloat16, float16"):
+        get_preset("debug", dtype="fp8")
+    with pytest.raises(ConfigError, match="model override 'colour' is not a field; allowed keys: attention, "):
+        get_preset("debug", colour=1)
+    with pytest.raises(ConfigError, match="model preset '65b' does not exist; allowed values: debug, 100m"):
+        get_preset("65b")
+    with pytest.raises(ConfigError, match="num_heads 64 is not a multiple of num_kv_heads 6"):
+        get_preset("70b", num_kv_heads=6)

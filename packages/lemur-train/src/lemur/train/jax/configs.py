@@ -71,6 +71,10 @@ class LlamaConfig:
             raise ConfigError(f"model: head_dim {self.head_dim} must be even for rotary embeddings")
         if self.remat_policy not in REMAT_POLICIES:
             raise ConfigError(f"model: remat_policy {self.remat_policy!r}; allowed values: {', '.join(REMAT_POLICIES)}")
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(f"model: dtype {self.dtype!r}; allowed values: float32, bfloat16, float16")
+        if self.param_dtype not in ("float32", "bfloat16"):
+            raise ConfigError(f"model: param_dtype {self.param_dtype!r}; allowed values: float32, bfloat16")
         if self.attention not in ("auto", "xla", "cudnn"):
             raise ConfigError(f"model: attention {self.attention!r}; allowed values: auto, xla, cudnn")
 
