@@ -79,4 +79,16 @@ def lemur_envs() -> list[ComponentSpec]:
             extra="lemur-envs[intercode]",
             options={"max_episode_steps": 10},
         ),
+        ComponentSpec(
+            "lemur/InterCode-Bash-v0",
+            "lemur.envs.intercode.bash:InterCodeBashEnv",
+            "InterCode-Bash: NL2Bash requests on four prepared file systems, in the sandbox",
+            options={"max_episode_steps": 10},
+        ),
+        ComponentSpec(
+            "lemur/InterCode-CTF-v0",
+            "lemur.envs.intercode.ctf:InterCodeCTFEnv",
+            "InterCode-CTF: picoCTF flags found by exploring a sandboxed file system",
+            options={"max_episode_steps": 10},
+        ),
     ]

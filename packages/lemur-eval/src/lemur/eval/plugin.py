@@ -65,6 +65,7 @@ def lemur_model_backends() -> list[ComponentSpec]:
 def lemur_agents() -> list[ComponentSpec]:
     return [
         ComponentSpec("llm", "lemur.eval.agents.llm:LLMAgent", "a model with a prompt format and history window"),
+        ComponentSpec("intercode", "lemur.eval.agents.intercode:InterCodeAgent", "InterCode's chat protocol"),
     ]
 
 
@@ -79,4 +80,7 @@ def lemur_benchmarks() -> list[ComponentSpec]:
         ComponentSpec("mbpp", "lemur.eval.benchmarks.mbpp:MBPP", "basic Python problems, 3-shot, sandboxed pass@1"),
         ComponentSpec("multipl-e", "lemur.eval.benchmarks.multipl_e:MultiPLE", "HumanEval in 8 languages, pass@1"),
         ComponentSpec("ds-1000", "lemur.eval.benchmarks.ds1000:DS1000", "data-science code, 7 libraries (mirror only)"),
+        ComponentSpec("intercode-bash", "lemur.eval.benchmarks.intercode_bash:InterCodeBash", "NL2Bash, 10 turns"),
+        ComponentSpec("intercode-sql", "lemur.eval.benchmarks.intercode_sql:InterCodeSQL", "Spider, 10 turns"),
+        ComponentSpec("intercode-ctf", "lemur.eval.benchmarks.intercode_ctf:InterCodeCTF", "picoCTF, 10 turns"),
     ]

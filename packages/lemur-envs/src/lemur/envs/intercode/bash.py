@@ -1,0 +1,157 @@
+"""InterCode-Bash: carry out a natural-language request in a shell over a prepared file system.
+
+Citation: Yang, Prabhakar, Narasimhan and Yao, "InterCode: Standardizing and Benchmarking
+Interactive Coding with Execution Feedback", NeurIPS 2023 Datasets and Benchmarks. Tasks: the
+200 NL2Bash tasks of ``princeton-nlp/intercode@c3e46d8`` over four file systems
+(``nl2bash_fs_{1..4}.json``, 60/53/60/27 tasks), each built by its ``setup_nl2b_fs_<n>.sh``.
+
+* **Observation** (``Text``): after reset, the request; after an action, its output (stdout and
+  stderr merged), ``Command timed out`` (10 s) or ``Malformed command`` (unbalanced quotes).
+* **Action** (``Text``): a bash command line, run as InterCode runs it (``/bin/bash -c "<action>"``
+  in the task file system, ``cd`` tracked across actions), ``submit`` (end; score the current
+  state) or ``skip`` (end, reward 0).
+* **Reward**: InterCode's ``0.01 + p1 + p2 + p3`` (:mod:`.bash_reward`): p1 from the ``git status``
+  entries missing or extra against the gold command's run on a fresh copy, p2 from the contents
+  of the files both changed, p3 from the TF-IDF cosine of the outputs, each rounded to 2
+  places. Every action is scored as if submitted right after it (InterCode's evaluation
+  submits after each action), so the reward of step *k* is the score after *k* turns.
+* **Termination**: reward 1.0, ``submit`` or ``skip``.
+* **Truncation**: by ``TimeLimit`` after ``max_episode_steps`` (10, Lemur's setting).
+
+Starting state: ``reset(options={"task_id": i})`` picks task *i* of the file system (InterCode's
+``task_id``; ``options["file_system"]`` switches file system first); without it the task is
+drawn with ``self.np_random``. The sandbox is built at the first reset. The file system is restored
+to its state right after setup, without empty directories (InterCode's ``git clean -fd`` removes
+them at every reset), and the working directory is ``/``. The gold command runs on a
+fresh copy once per task and env (its output and file system are kept for scoring, where
+InterCode re-runs it at every submission; the same unless the gold reads the clock).
+
+``info``: ``task_id``, ``file_system``, ``query``, ``gold``, ``success`` (reward == 1.0),
+``action_executed`` (exit status 0), ``reward_details`` (p1-p3, ``diff_miss``, ``diff_extra``,
+``diff_same``, ``agent_obs``, ``eval_obs``).
+
+Arguments: ``file_system`` (1-4), ``backend`` (sandbox backend, ``local`` or ``docker``),
+``data_dir`` (a local mirror of the InterCode files).
+
+Differences from InterCode (the sandbox's, see :mod:`.task_fs`): the root is read-only outside
+the task directories (fs 3 has two: ``/workspace`` and ``/backup``) and ``/tmp``; commands run
+as an unprivileged user on the host's Debian tools rather than as root on Ubuntu; each action is its own process (as in
+InterCode: variables do not carry over, the working directory does).
+
+>>> import gymnasium, lemur.envs
+>>> env = gymnasium.make("lemur/InterCode-Bash-v0", file_system=1, data_dir="../shared/data")  # doctest: +SKIP
+>>> observation, info = env.reset(options={"task_id": 0})  # doctest: +SKIP
+
+Version history: v0 (2026-11-27), first version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+from lemur.envs.intercode.bash_reward import bash_reward
+from lemur.envs.intercode.task_fs import TEXT, TaskFileSystem, as_text, git_clean_command, setup_command
+from lemur.envs.intercode.tasks import bash_setup_script, bash_tasks
+
+#: The main directory each file system's setup script builds (file system 4 builds none).
+MAIN_DIRECTORY = {1: "/testbed", 2: "/system", 3: "/workspace", 4: "/testbed"}
+#: Further top-level directories a setup script builds (fs 3's ``/backup``).
+EXTRA_ROOTS = {1: (), 2: (), 3: ("/backup",), 4: ()}
+
+
+class InterCodeBashEnv(gymnasium.Env):
+    """InterCode-Bash (see the module docstring for the full description)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, file_system: int = 1, backend: str = "local", data_dir: str | None = None) -> None:
+        self.backend = backend
+        self.data_dir = data_dir
+        self.observation_space = TEXT
+        self.action_space = TEXT
+        self.fs: TaskFileSystem | None = None
+        self._load(file_system)
+        self._task_id = 0
+        self._observation = ""
+
+    def _load(self, file_system: int) -> None:
+        """Select ``file_system``'s tasks; its sandbox is built at the next reset (a few hundred ms)."""
+        self.file_system = file_system
+        self.tasks = bash_tasks(file_system, self.data_dir)
+        self._script = bash_setup_script(file_system, self.data_dir)
+        self._gold_runs: dict[int, tuple[str, dict[str, Any]]] = {}
+        if self.fs is not None:
+            self.fs.close()
+            self.fs = None
+
+    def _file_system(self) -> TaskFileSystem:
+        if self.fs is None:
+            # InterCode's Docker build stops on a failing script; on GNU tools fs 3's BSD `date -v`
+            # fails there too (and its last commands decide the status), so the status is not checked.
+            directory, extra = MAIN_DIRECTORY[self.file_system], EXTRA_ROOTS[self.file_system]
+            setup = (setup_command(self._script) + " || true", git_clean_command((directory, *extra)))
+            self.fs = TaskFileSystem(self.backend, directory, extra, setup=setup)
+        return self.fs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        if options.get("file_system", self.file_system) != self.file_system:
+            self._load(int(options["file_system"]))
+        task_id = options.get("task_id")
+        if task_id is None:
+            task_id = int(self.np_random.integers(len(self.tasks)))
+        if not 0 <= int(task_id) < len(self.tasks):
+            raise ValueError(f"task_id {task_id!r} is out of range 0..{len(self.tasks) - 1}")
+        self._task_id = int(task_id)
+        fs = self._file_system()
+        if self._task_id not in self._gold_runs:
+            self._gold_runs[self._task_id] = self._run_gold()
+        fs.reset()
+        self._observation = ""
+        return self.tasks[self._task_id]["query"], self._info()
+
+    def _run_gold(self) -> tuple[str, dict[str, Any]]:
+        """Run the task's gold command(s) on a fresh copy; return its output and the file system after it."""
+        gold = self.tasks[self._task_id]["gold"]
+        fs = self._file_system()
+        fs.reset()
+        output, _ok = fs.run(";".join(gold) if isinstance(gold, list) else gold)
+        return output, fs.manifest()
+
+    def score(self) -> tuple[float, dict[str, Any]]:
+        """InterCode's reward of the current state and last observation against the gold run."""
+        gold_output, gold_files = self._gold_runs[self._task_id]
+        fs = self._file_system()
+        return bash_reward(fs.committed, fs.manifest(), gold_files, self._observation, gold_output)
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        assert isinstance(action, str), f"action must be a bash command string, got {type(action).__name__}"
+        command = action.strip()
+        if command == "skip":
+            return "skipped", 0.0, True, False, self._info()
+        executed = True
+        if not command.startswith("submit"):
+            self._observation, executed = self._file_system().run(action)
+        reward, details = self.score()
+        terminated = reward == 1.0 or command.startswith("submit")
+        info = self._info(success=reward == 1.0, action_executed=executed, reward_details=details)
+        return as_text(self._observation, TEXT.character_set), float(reward), terminated, False, info
+
+    def _info(self, **extra: Any) -> dict[str, Any]:
+        task = self.tasks[self._task_id] if self.tasks else {}
+        return {
+            "task_id": self._task_id,
+            "file_system": self.file_system,
+            "query": task.get("query"),
+            "gold": task.get("gold"),
+            "success": False,
+            **extra,
+        }
+
+    def close(self) -> None:
+        if self.fs is not None:
+            self.fs.close()
+            self.fs = None
