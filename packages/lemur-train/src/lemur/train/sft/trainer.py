@@ -113,10 +113,15 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
 
     template = get_chat_template(config.data.template)
     run_dir = Path(config.run_dir)
-    state = PartialState()
+    # Without a GPU, processes started by `accelerate launch --multi_gpu` (torchrun) join a gloo
+    # group on the CPU; Accelerate only does that when told the run is a CPU run.
+    cpu = not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)
     world, rank = state.num_processes, state.process_index
     accumulation = check_batch_layout(config.global_batch_size, config.micro_batch_size, world)
-    accelerator = Accelerator(mixed_precision=_precision(config.precision), gradient_accumulation_steps=accumulation)
+    accelerator = Accelerator(
+        cpu=cpu, mixed_precision=_precision(config.precision), gradient_accumulation_steps=accumulation
+    )
     tokenizer = load_tokenizer(config.tokenizer or config.model, template)
     examples = load_examples(config.data.path, tokenizer, template, config.data.max_length, config.data.limit)
     total = config.max_steps or total_steps(len(examples), config.epochs, config.global_batch_size)
