@@ -10,10 +10,11 @@ supervisor.
 Protocol: one JSON object per ``SOCK_SEQPACKET`` message, file descriptors attached with
 ``SCM_RIGHTS``. Requests carry an ``id``; replies echo it.
 
-- Unasked, the supervisor keeps ``POOL`` started **stubs** at the host: ``stub`` (field stub id,
-  generation; fds: the command's stdin, stdout, stderr, and a status pipe). The host writes the
+- Unasked, the supervisor keeps ``POOL`` started **stubs** at the host: ``stub`` (field stub id;
+  fds: the command's stdin, stdout, stderr, and a status pipe). The host writes the
   launch script to the stdin pipe (see ``STUB``) and reads the exit status from the status pipe.
-- ``claim`` (field stub) -> nothing; the supervisor starts a replacement stub.
+- ``claim`` (fields stub, waited) -> nothing; the supervisor starts a replacement stub (two if
+  the host had to wait for a ready one, up to ``POOL_MAX`` ready).
 - ``kill`` (field target: a stub id) -> nothing; the command's tree is killed.
 - Whenever a stub's bubblewrap ends: ``exit`` with fields stub and code.
 - ``snapshot`` / ``reset`` -> ``done``; ``changes`` (fd: a pipe to write the JSON list to) -> ``done``.
@@ -34,16 +35,18 @@ import time
 
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 4
-POOL = 4
+POOL = 4  # stubs kept ready at first
+POOL_MAX = 12  # ... growing by 2 each time the host had to wait for one, up to this
 MEMORY_POLL_SECONDS = 0.1
-# The stub's shell (PID 1 of its namespace) reads a line count, then that many lines of script,
-# and evals them: the script runs the command as a child (fd 3 closed) and writes its exit
-# status to fd 3. ``read`` takes one byte at a time from a pipe, so the command's standard input
-# starts right after the script. When the shell exits, the kernel kills whatever the command
-# left in the namespace; the status and the end of output arrive before that teardown, which
-# takes milliseconds.
+# The stub's shell (PID 1 of its namespace) says ``r`` on fd 3 when ready, reads a line
+# count, then that many lines of script, and evals them: the script runs the command as a
+# child (fd 3 closed) and writes its exit status to fd 3. ``read`` takes one byte at a time
+# from a pipe, so the command's standard input starts right after the script. When the shell
+# exits, the kernel kills whatever the command left in the namespace; the status and the end
+# of output arrive before that teardown, which takes milliseconds.
 STUB = (
-    'IFS= read -r n || exit 125; s=; while [ "$n" -gt 0 ]; do IFS= read -r l; s="$s$l\n"; n=$((n - 1)); done; eval "$s"'
+    "echo r >&3; IFS= read -r n || exit 125; s=; "
+    'while [ "$n" -gt 0 ]; do IFS= read -r l; s="$s$l\n"; n=$((n - 1)); done; eval "$s"'
 )
 
 
@@ -56,9 +59,9 @@ class Supervisor:
         self.children = {}  # stub id -> Popen of its nested bubblewrap (waiting at the host, or running)
         self.unclaimed = set()  # stub ids handed to the host and not yet used
         self.stub_ids = itertools.count(1)
-        self.generation = 0  # bumped by reset; the host drops stubs of older generations
         self.limit_hits = {}  # stub id -> the limit it was killed for
         self.memory_checked = 0.0
+        self.pool = POOL
         self.rw_root = config["rw_root"]
         self.snap_root = config["snap_root"]
         # (sandbox path, directory holding its contents inside the supervisor's view)
@@ -168,19 +171,21 @@ class Supervisor:
         stub_id = next(self.stub_ids)
         self.children[stub_id] = child
         self.unclaimed.add(stub_id)
-        message = {"op": "stub", "stub": stub_id, "generation": self.generation}
+        message = {"op": "stub", "stub": stub_id}
         try:
             socket.send_fds(self.sock, [json.dumps(message).encode()], [in_w, out_r, err_r, status_r])
         finally:
             close_all((in_w, out_r, err_r, status_r))
 
     def top_up(self):
-        """Keep ``POOL`` started stubs at the host, so a command never waits for namespaces."""
-        while len(self.unclaimed) < POOL:
+        """Keep ``self.pool`` started stubs at the host, so a command need not wait for namespaces."""
+        while len(self.unclaimed) < self.pool:
             self.start_stub()
 
     def op_claim(self, request, _fds):
         self.unclaimed.discard(request["stub"])
+        if request.get("waited"):
+            self.pool = min(self.pool + 2, POOL_MAX)  # commands come faster than namespaces are made
         self.top_up()
 
     def op_kill(self, request, _fds):  # target: a stub id
@@ -223,18 +228,19 @@ class Supervisor:
             self.limit_hits[largest] = "memory"
             self.children[largest].kill()
 
-    def kill_all(self):
-        """Kill every stub; wait for those that ran commands (idle ones never touched the files)."""
-        for child in self.children.values():
-            if child.returncode is None:
+    def kill_all(self, keep_unclaimed=False):
+        """Kill every stub (but those waiting at the host, if asked); wait for those that ran commands."""
+        for spawn_id, child in self.children.items():
+            if child.returncode is None and not (keep_unclaimed and spawn_id in self.unclaimed):
                 child.kill()
         for spawn_id, child in list(self.children.items()):
             if spawn_id in self.unclaimed:
-                continue  # reaped later, on SIGCHLD
+                continue  # never ran anything; reaped later, on SIGCHLD
             code = child.wait()
             del self.children[spawn_id]
             self.send_quietly({"op": "exit", "stub": spawn_id, "code": 128 - code if code < 0 else code})
-        self.unclaimed.clear()
+        if not keep_unclaimed:
+            self.unclaimed.clear()
 
     def send_quietly(self, message):
         try:
@@ -252,7 +258,8 @@ class Supervisor:
         self.send({"op": "done", "id": request["id"]})
 
     def op_reset(self, request, _fds):
-        self.kill_all()
+        # Stubs still waiting at the host never ran anything: they stay, bound to the same areas.
+        self.kill_all(keep_unclaimed=True)
         for _path, name in self.areas:
             live = os.path.join(self.rw_root, name)
             make_removable(live)
@@ -262,9 +269,7 @@ class Supervisor:
             for entry in os.listdir(source):
                 copy_entry(os.path.join(source, entry), os.path.join(live, entry))
             shutil.copystat(source, live)
-        self.generation += 1
-        self.send({"op": "done", "id": request["id"], "generation": self.generation})
-        self.top_up()
+        self.send({"op": "done", "id": request["id"]})
 
     def op_changes(self, request, fds):
         changes = []

@@ -286,10 +286,9 @@ class LocalSession(Session):
         self._closed = False
         self._broken: str | None = None
         self._interactive: list[InterpreterSession] = []
-        # Started stubs the supervisor handed over: stub id -> (generation, pipes).
-        self._stubs: dict[int, tuple[int, list[int]]] = {}
+        # Started stubs the supervisor handed over and nobody took yet: stub id -> pipes.
+        self._stubs: dict[int, list[int]] = {}
         self._stub_ready = threading.Condition(self._lock)
-        self._generation = 0
         host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = host_sock
         try:
@@ -418,13 +417,9 @@ class LocalSession(Session):
                 self._ready.set()
                 continue
             with self._lock:
-                if "generation" in message and message["op"] != "stub":
-                    self._generation = message["generation"]
-                    for stale in [key for key, (gen, _) in self._stubs.items() if gen != self._generation]:
-                        _close_all(self._stubs.pop(stale)[1])
                 if message["op"] == "stub":
-                    if message["generation"] == self._generation and not self._closed:
-                        self._stubs[message["stub"]] = (message["generation"], fds)
+                    if not self._closed:
+                        self._stubs[message["stub"]] = fds
                         self._stub_ready.notify()
                     else:
                         _close_all(fds)
@@ -432,7 +427,7 @@ class LocalSession(Session):
                 key = ("stub", message["stub"]) if message["op"] == "exit" else message.get("id")
                 pending = self._pending.pop(key, None)
                 if pending is None and message["op"] == "exit" and message["stub"] in self._stubs:
-                    _close_all(self._stubs.pop(message["stub"])[1])  # died before use
+                    _close_all(self._stubs.pop(message["stub"]))  # died before use
             if pending is not None:
                 pending.reply = message
                 pending.event.set()
@@ -479,19 +474,11 @@ class LocalSession(Session):
             raise SandboxError("sandbox exec: the command is empty")
         script = _launch_script(argv, cwd, env)
         pending = _Pending()
+        stub_id, fds, waited = self._take_ready_stub()
         with self._lock:
-            deadline = time.monotonic() + START_SECONDS
-            while not self._stubs and not self._broken and not self._closed:
-                if not self._stub_ready.wait(max(0.0, deadline - time.monotonic())):
-                    break
-            self._check_usable()
-            if not self._stubs:
-                raise SandboxError(f"the sandbox had no process ready within {START_SECONDS:.0f} s")
-            stub_id = min(self._stubs)
-            _generation, fds = self._stubs.pop(stub_id)
             self._pending[("stub", stub_id)] = pending
         try:
-            self._send({"op": "claim", "stub": stub_id})
+            self._send({"op": "claim", "stub": stub_id, "waited": waited})
         except SandboxError:
             _close_all(fds)
             raise
@@ -500,6 +487,38 @@ class LocalSession(Session):
         except OSError:
             pass  # the stub died (reset, limits); its exit status tells the rest
         return stub_id, pending, fds
+
+    def _take_ready_stub(self) -> tuple[int, list[int], bool]:
+        """Take a stub whose shell has announced it is ready (``r`` on its status pipe).
+
+        Returns:
+            The stub id, its pipes, and whether we had to wait for one (the supervisor then
+            keeps more stubs ready).
+
+        Raises:
+            SandboxError: The session is closed or broken, or no stub got ready in time.
+        """
+        deadline = time.monotonic() + START_SECONDS
+        waited = False
+        while True:
+            with self._lock:
+                self._check_usable()
+                if not self._stubs:
+                    waited = True
+                    self._stub_ready.wait(max(0.0, min(0.05, deadline - time.monotonic())))
+                    self._check_usable()
+                by_status = {pipes[3]: stub_id for stub_id, pipes in self._stubs.items()}
+                if by_status:
+                    # Waiting briefly while holding the lock only delays stubs being queued.
+                    ready, _, _ = select.select(list(by_status), [], [], 0.0 if not waited else 0.002)
+                    for stub_id in sorted(by_status[fd] for fd in ready):
+                        pipes = self._stubs.pop(stub_id)
+                        if os.read(pipes[3], 2) == b"r\n":
+                            return stub_id, pipes, waited
+                        _close_all(pipes)  # it died before getting ready
+            if time.monotonic() > deadline:
+                raise SandboxError(f"the sandbox had no process ready within {START_SECONDS:.0f} s")
+            waited = True
 
     def _kill(self, spawn_id: int) -> None:
         try:
@@ -654,7 +673,7 @@ class LocalSession(Session):
             interpreter.close()
         with self._lock:
             self._closed = True
-            for _generation, fds in self._stubs.values():
+            for fds in self._stubs.values():
                 _close_all(fds)
             self._stubs.clear()
             self._stub_ready.notify_all()
