@@ -36,7 +36,7 @@ import time
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 4
 POOL = 4  # stubs kept ready at first
-POOL_MAX = 12  # ... growing by 2 each time the host had to wait for one, up to this
+POOL_MAX = 8  # ... growing by 2 each time the host had to wait for one, up to this (4 host fds each)
 MEMORY_POLL_SECONDS = 0.1
 # The stub's shell (PID 1 of its namespace) says ``r`` on fd 3 when ready, reads a line
 # count, then that many lines of script, and evals them: the script runs the command as a
