@@ -276,6 +276,34 @@ def serve_restore(config, data, _feeder):
     send(b"D", json.dumps({"exit_code": tar.returncode, "timed_out": False, "limit": None}).encode())
 
 
+def serve_read(config, _data, _feeder):
+    """``read`` inside the server: the whole file as one stdout frame, or the error on stderr."""
+    send(b"A")
+    try:
+        with open(config["path"], "rb") as handle:
+            content = handle.read()
+    except OSError as error:
+        send(b"E", f"{config['path']}: {error.strerror}\n".encode())
+        send(b"D", json.dumps({"exit_code": 1, "timed_out": False, "limit": None}).encode())
+        return
+    send(b"O", content)
+    send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
+
+
+def serve_write(config, data, _feeder):
+    """``write`` inside the server: create parents, then create or replace the file with ``data``."""
+    send(b"A")
+    try:
+        os.makedirs(os.path.dirname(config["path"]) or ".", exist_ok=True)
+        with open(config["path"], "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        send(b"E", f"{config['path']}: {error.strerror}\n".encode())
+        send(b"D", json.dumps({"exit_code": 1, "timed_out": False, "limit": None}).encode())
+        return
+    send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
+
+
 def serve_manifest(config, _data, _feeder):
     """``manifest`` inside the server: the JSON list as one stdout frame."""
     send(b"A")
@@ -586,6 +614,8 @@ def reset_areas(config):
 SERVED_OPS = {
     "run": lambda config, data, feeder: serve_one(config, data, feeder),
     "restore": serve_restore,
+    "read": serve_read,
+    "write": serve_write,
     "manifest": serve_manifest,
 }
 

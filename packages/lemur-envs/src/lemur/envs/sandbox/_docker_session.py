@@ -285,7 +285,9 @@ class DockerSession(Session):
         with self._lock:
             self._check_open()
             payload = data.encode() if isinstance(data, str) else data
-            code, _out, err = self._raw(["sh", "-c", script, "sh", target], stdin=payload)
+            code, _out, err = self._helper(
+                "write", {"path": target}, payload, fallback=["sh", "-c", script, "sh", target]
+            )
         if code != 0:
             raise SandboxError(f"cannot write {target} in the sandbox: {err.decode('utf-8', 'replace').strip()}")
 
@@ -299,7 +301,7 @@ class DockerSession(Session):
         target = self._absolute(path)
         with self._lock:
             self._check_open()
-            code, out, err = self._raw(["cat", "--", target])
+            code, out, err = self._helper("read", {"path": target}, fallback=["cat", "--", target])
         if code != 0:
             message = err.decode("utf-8", "replace").strip()
             if "No such file" in message:
@@ -311,13 +313,19 @@ class DockerSession(Session):
         return path if path.startswith("/") else self.spec.workdir.rstrip("/") + "/" + path
 
     # -- file system state ---------------------------------------------------------------------
-    def _helper(self, op: str, config: dict[str, Any], data: bytes = b"") -> tuple[int, bytes, bytes]:
-        """Run a trusted helper (``restore``, ``manifest``) in the server, or by ``docker exec``."""
+    def _helper(
+        self, op: str, config: dict[str, Any], data: bytes = b"", fallback: Sequence[str] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """Run a trusted operation (``restore``, ``manifest``, ``read``, ``write``) in the server.
+
+        Without a server, ``fallback`` (or ``_docker_inside.py <op>``) runs by ``docker exec``.
+        Returns the exit code, stdout and stderr.
+        """
         if self._serve:
             served = self._served({**config, "op": op}, data, time.monotonic() + 120.0)
             if served is not None and served.report is not None:
                 return int(served.report["exit_code"]), served.stdout, served.stderr
-        return self._raw(inside(op, config), stdin=data)
+        return self._raw(fallback or inside(op, config), stdin=data)
 
     def reset(self) -> None:
         """Kill every process (interpreters too) and restore the writable areas to the snapshot.
