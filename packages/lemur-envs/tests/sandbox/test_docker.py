@@ -145,6 +145,9 @@ def test_direct_exec_path_when_the_server_is_unavailable(docker_backend: DockerB
         timed = opened.exec("(sleep 30 &); sleep 30", timeout=0.5)
         assert timed.timed_out and timed.limit == "wall_time"
         opened.write_file("x.txt", "1")
+        assert opened.read_file("/work/x.txt") == b"1"
+        with pytest.raises(FileNotFoundError):
+            opened.read_file("missing.txt")
         assert opened.changes() == [FileChange("/work/x.txt", "added")]
         opened.reset()
         assert opened.changes() == []
