@@ -40,7 +40,45 @@ def main() -> None:
         build = ["data", "build", "--recipe", str(REPO / "recipes" / "mini-lemur.yaml"), "--out", out]
         step("build the mini-lemur mixture: stdlib code + info manuals", *build)
         step("the realised mixture against the recipe", "data", "stats", out)
-    print("\ndemo finished: listed the plugins and read data through the plugin registry")
+    evaluate()
+    print(
+        "\ndemo finished: listed the plugins, read real data, built and measured the mini-lemur mixture, "
+        "and evaluated an oracle model (sandboxed code execution included) with a report"
+    )
+
+
+def oracle_replay(path: Path, data_dir: Path | None, names: list[str], limit: int) -> None:
+    """Write a replay file whose answers are each benchmark's gold answers (an oracle model)."""
+    import json
+
+    from lemur.core.components import Kind
+    from lemur.core.plugins import components
+
+    with open(path, "w", encoding="utf-8") as out:
+        for name in names:
+            benchmark = components(Kind.BENCHMARK).load(name)(data_dir=data_dir)
+            for sample in list(benchmark.samples())[:limit]:
+                gold = f" So the answer is {sample.target}." if name == "gsm8k" else sample.target
+                out.write(json.dumps({"request": benchmark.request(sample).to_dict(), "output": gold}) + "\n")
+
+
+def evaluate() -> None:
+    """Evaluate an oracle model on three benchmarks through the runner, then report."""
+    data = REPO.parent / "shared" / "data"
+    data_dir = data if data.is_dir() else None
+    names, limit = ["gsm8k", "humaneval", "spider"], 10
+    with tempfile.TemporaryDirectory(prefix="lemur-demo-eval-") as scratch:
+        replay = Path(scratch) / "oracle.jsonl"
+        oracle_replay(replay, data_dir, names, limit)
+        run_dir, report_dir = Path(scratch) / "run", Path(scratch) / "report"
+        args = ["eval", "run", "--model", f"replay:{replay}", "--benchmarks", ",".join(names)]
+        args += ["--limit", str(limit), "--out", str(run_dir), "--no-cache", "--no-progress"]
+        if data_dir is not None:
+            args += ["--data-dir", str(data_dir)]
+        step("evaluate an oracle model (gold answers replayed); HumanEval runs in the sandbox", *args)
+        print((run_dir / "summary.json").read_text()[:1500])
+        step("report the run (Markdown, HTML, PNG)", "eval", "report", str(run_dir), "--out", str(report_dir))
+        print((report_dir / "report.md").read_text()[:1500] if (report_dir / "report.md").exists() else "")
 
 
 if __name__ == "__main__":
