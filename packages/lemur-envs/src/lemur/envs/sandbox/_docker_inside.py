@@ -304,6 +304,13 @@ def serve_write(config, data, _feeder):
     send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
 
 
+def serve_kill_tree(config, _data, _feeder):
+    """``kill_tree`` inside the server (the server is never part of an interpreter's tree)."""
+    send(b"A")
+    kill_tree(config)
+    send(b"D", json.dumps({"exit_code": 0, "timed_out": False, "limit": None}).encode())
+
+
 def serve_manifest(config, _data, _feeder):
     """``manifest`` inside the server: the JSON list as one stdout frame."""
     send(b"A")
@@ -616,6 +623,7 @@ SERVED_OPS = {
     "restore": serve_restore,
     "read": serve_read,
     "write": serve_write,
+    "kill_tree": serve_kill_tree,
     "manifest": serve_manifest,
 }
 

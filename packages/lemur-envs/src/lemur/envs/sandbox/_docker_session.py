@@ -412,8 +412,7 @@ class DockerSession(Session):
             with self._lock:
                 self._interpreters.pop(pipes.pid, None)
                 if not self._closed:
-                    exec_id, kill_sock = self._start(inside("kill_tree", {"roots": [pipes.pid]}), stdin=False)
-                    pump_exec(kill_sock, b"", time.monotonic() + 30.0, limit=4096)
+                    self._helper("kill_tree", {"roots": [pipes.pid]})
 
         self._interpreters[pipes.pid] = kill
         return Channel(stdin=pipes.stdin, stdout=pipes.stdout, stderr=pipes.stderr, kill=kill)
