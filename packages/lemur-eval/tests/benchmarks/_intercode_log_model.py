@@ -2,8 +2,8 @@
 
 Spec ``gpt4-log:<language>:<log file>[,<log file>...]``. Each chat's question (the first user
 message) selects the logged episode (tasks sharing a question take their episodes in task
-order); the n-th call for that question returns the n-th logged action, wrapped as the
-InterCode parsers expect it; a question the log lacks gets ``skip``.
+order); the n-th call for that question returns the n-th logged action, written so that the
+InterCode parsers give it back unchanged; a question the log lacks gets ``skip``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ class GPT4LogModel(ModelBackend):
             action = actions[min(turn, len(actions) - 1)]
             if self.language == "ctf":
                 out.append(Generation(f"Action: {action}"))
+            elif self.language == "bash":
+                # unfenced: InterCode's bash parser takes such a reply as it is (a fenced one is lower-cased)
+                out.append(Generation(action))
             else:
                 out.append(Generation(f"```{self.language}\n{action}\n```"))
         return out

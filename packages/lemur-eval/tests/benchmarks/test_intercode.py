@@ -147,7 +147,11 @@ def test_intercode_bash_replaying_gpt4_gives_the_logged_successes(gpt4_runner, s
         f"intercode-bash fs 4: success {entry['scores']['success_rate']:.3f}, logged "
         f"{sum(v is not None for v in logged.values()) / len(logged):.3f}; differing {differing}"
     )
-    assert set(differing) <= {f"fs4-{t}" for t in (0,)}, differing
+    # The environment's own replay (lemur-envs' test_bash.py) differs from the log on these tasks:
+    # 1 and 12 use dig (no DNS in the sandbox), 2 and 4 print host names and environment variables,
+    # 25 reads the load average.
+    assert set(differing) <= {"fs4-1", "fs4-2", "fs4-4", "fs4-12", "fs4-25"}, differing
+    assert entry["n"] == 27
 
 
 def test_intercode_ctf_replaying_gpt4_gives_the_logged_successes(gpt4_runner, shared_data, local_sandbox):
