@@ -11,12 +11,16 @@ works in any image that has a ``python3`` (3.7 or newer) and never imports ``lem
   (so daemonized children never outlive their command), and ends its standard error with
   ``<nonce><json status>`` (exit code, timed out, limit) for the host.
 - ``serve``: the same as ``run`` for a stream of commands sent as frames on stdin, so a
-  command costs a fork instead of a ``docker exec``; output is capped before it is sent.
+  command costs a fork instead of a ``docker exec``; output is capped before it is sent. It
+  also does ``restore``, ``manifest``, ``kill_tree`` and file ``read``/``write`` on request.
 - ``spawn``: prints its PID, applies the limits and becomes an interactive interpreter.
 - ``sweep``: kills every process but PID 1, itself and the protected trees.
 - ``kill_tree``: kills one interpreter with its session and descendants.
 - ``manifest``: prints a JSON list describing every entry under the writable areas.
 - ``restore``: kills everything, empties the writable areas, and unpacks a tar from stdin.
+
+It is longer than the house limit of about 400 lines on purpose: the container receives it as
+one ``-c`` string, so it cannot be split into modules there.
 """
 
 import json
