@@ -112,3 +112,34 @@ def test_packed_shards_from_lemur_data_become_examples(tmp_path: Path) -> None:
     writer.close()
     got = {tuple(e.tokens.tolist()): e.loss_mask.tolist() for e in shard_examples(tmp_path / "shards", 1000)}
     assert got == {tuple(d.tokens.tolist()): d.loss_mask.astype(bool).tolist() for d in documents}
+
+
+def write_shards(path: Path, documents) -> Path:
+    """Pack tokenized documents with lemur-data and write one shard under ``path``."""
+    from lemur.data.packing import PackStep
+    from lemur.data.shards import ShardWriter
+
+    writer = ShardWriter(path / "shard-0", seq_len=1024, vocab_size=2048)
+    for batch in PackStep(seq_len=1024, window=100).run(iter(documents)):
+        writer.write(batch)
+    writer.close()
+    return path
+
+
+def test_shards_train_only_when_tokenized_with_the_template_tokens(
+    tokenizer, tiny_model_dir: Path, mbpp_chats, tmp_path: Path
+) -> None:
+    from lemur.data.tokenize import TextTokenizer, TokenizedDocument
+
+    chats = mbpp_chats[:6]
+    ours = [encode_conversation(tokenizer, CHATML, m, 1024) for m in chats]
+    documents = [
+        TokenizedDocument(str(i), e.tokens.astype(np.int32), e.loss_mask.astype(np.uint8)) for i, e in enumerate(ours)
+    ]
+    loaded = load_examples(write_shards(tmp_path / "ours", documents), tokenizer, CHATML, 1024)
+    assert sorted(e.tokens.tolist() for e in loaded) == sorted(e.tokens.tolist() for e in ours)
+    # lemur-data's own ChatML encoder spells the markers as text: refused with a clear message.
+    text_encoder = TextTokenizer(str(tiny_model_dir / "tokenizer.json"))
+    spelled = [TokenizedDocument(str(i), *text_encoder.encode_messages(m)) for i, m in enumerate(chats)]
+    with pytest.raises(LemurError, match=r"no <\|im_start\|> token .* not tokenized with the 'chatml' special tokens"):
+        load_examples(write_shards(tmp_path / "spelled", spelled), tokenizer, CHATML, 1024)

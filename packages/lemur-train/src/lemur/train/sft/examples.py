@@ -92,6 +92,23 @@ def shard_examples(path: Path, max_length: int) -> list[Example]:
     return examples
 
 
+def _check_markers(path: Path, examples: list[Example], tokenizer: Any, template: ChatTemplate) -> None:
+    """Refuse shards whose conversations spell the template's markers as text instead of its special tokens.
+
+    Training on those and serving with the exported template (which uses the special tokens)
+    would give the model a format it never saw.
+    """
+    if not template.special_tokens:
+        return
+    marker = tokenizer.convert_tokens_to_ids(template.special_tokens[0])
+    if not any((e.tokens == marker).any() for e in examples):
+        raise LemurError(
+            f"SFT data {path}: no {template.special_tokens[0]} token (id {marker}) in any example, so the "
+            f"shards were not tokenized with the '{template.name}' special tokens; train from a conversations "
+            ".jsonl (tokenized here with the template) or rebuild the shards with those tokens"
+        )
+
+
 def load_examples(
     path: str | Path, tokenizer: Any, template: ChatTemplate, max_length: int, limit: int | None = None
 ) -> list[Example]:
@@ -100,13 +117,15 @@ def load_examples(
     Examples with no trained token are dropped (they carry no signal).
 
     Raises:
-        LemurError: The path does not exist, a JSONL line is not a conversation, or no example is left.
+        LemurError: The path does not exist, a JSONL line is not a conversation, shards lack the
+            template's special tokens, or no example is left.
     """
     path = Path(path)
     if not path.exists():
         raise LemurError(f"SFT data {path} does not exist; give a conversations .jsonl or a `lemur data build` output")
     if path.is_dir():
         examples = shard_examples(path, max_length)
+        _check_markers(path, examples, tokenizer, template)
     else:
         conversations = _read_conversations(path)
         if limit is not None:
