@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from lemur.envs.sandbox import Limits, Mount, SandboxError, SandboxSpec, SandboxUnavailableError, get_backend
+from lemur.envs.sandbox import (
+    Limits,
+    Mount,
+    SandboxError,
+    SandboxSpec,
+    SandboxUnavailableError,
+    _local_host,
+    get_backend,
+)
 from lemur.envs.sandbox import local as local_module
 from lemur.envs.sandbox.base import MiB
 
@@ -25,7 +33,7 @@ def test_registered_as_local() -> None:
 
 
 def test_runs_as_an_unprivileged_user(local_backend) -> None:
-    expected = str(local_module.NOBODY) if os.geteuid() == 0 else str(os.getuid())
+    expected = str(_local_host.NOBODY) if os.geteuid() == 0 else str(os.getuid())
     with local_backend.open(SandboxSpec()) as session:
         assert session.exec("id -u").stdout.strip() == expected
 
@@ -180,13 +188,13 @@ def test_invalid_specs_are_refused(local_backend, spec: SandboxSpec, message: st
 
 
 def test_missing_bubblewrap_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    local_module._probe.cache_clear()
+    local_module.probe.cache_clear()
     monkeypatch.setenv("PATH", "/nonexistent")
     try:
         with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
             local_module.LocalBackend().check_available()
     finally:
-        local_module._probe.cache_clear()
+        local_module.probe.cache_clear()
 
 
 def test_cli_sandbox_check(run_lemur, local_backend) -> None:

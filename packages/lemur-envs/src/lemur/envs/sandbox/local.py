@@ -20,28 +20,35 @@ Layout of one session (see ``_supervisor.py`` for the inside):
 Known limits: background processes a command leaves behind are killed when it exits (start
 long-lived servers from an interactive shell); the sandbox uses the host's ``/usr`` (no
 images); memory is polled every 100 ms, so a burst between polls is bounded only per process.
+
+Size: about 550 lines, one session class and its control channel to the supervisor, which are
+one protocol; the host-side bubblewrap arguments and checks live in ``_local_host``.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import itertools
 import json
 import os
-import re
 import select
-import shlex
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from lemur.envs.sandbox._local_host import (
+    check_reachable_by_others,
+    drop_privileges,
+    etc_staging,
+    launch_script,
+    probe,
+    system_args,
+)
 from lemur.envs.sandbox.base import (
     ExecResult,
     FileChange,
@@ -56,76 +63,12 @@ from lemur.envs.sandbox.base import (
 from lemur.envs.sandbox.capture import Pumped, classify_limit, drain, pump
 from lemur.envs.sandbox.interactive import Channel, InterpreterSession, PythonDialect, ShellDialect
 
-#: Host uid the sandbox runs as when the host process is root.
-NOBODY = 65534
 #: Seconds the holder may take to start and report ready.
 START_SECONDS = 30.0
 #: Seconds to wait for a killed command's exit report.
 KILL_SECONDS = 10.0
-_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
-_ETC_ENTRIES = (
-    "alternatives",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "nsswitch.conf",
-    "ssl",
-    "ca-certificates",
-    "mime.types",
-    "terminfo",
-    "inputrc",
-    "protocols",
-    "services",
-    "python3",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    # toolchains whose configuration lives in /etc (MultiPL-E runs Java and PHP)
-    "java-17-openjdk",
-    "java-21-openjdk",
-    "php",
-)
 _SUPERVISOR_SOURCE = Path(__file__).with_name("_supervisor.py").read_text()
 _RW_ROOT, _SNAP_ROOT = "/.lemur/rw", "/.lemur/snap"
-
-
-@functools.lru_cache(maxsize=1)
-def _probe() -> str | None:
-    """Return why bubblewrap cannot sandbox here, or ``None`` when it can (checked once per process)."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return "bubblewrap (bwrap) is not installed; install it with `apt-get install bubblewrap`"
-    if not Path("/usr/bin/python3").exists():
-        return "the local sandbox needs the system Python at /usr/bin/python3 (`apt-get install python3`)"
-    argv = [bwrap, "--unshare-all", "--die-with-parent", *_system_args(), "--proc", "/proc", "--dev", "/dev"]
-    argv += ["--tmpfs", "/tmp", "/usr/bin/python3", "-S", "-c", "pass"]
-    try:
-        probe = subprocess.run(argv, capture_output=True, text=True, timeout=30, **_drop_privileges())
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"bubblewrap failed to start: {error}"
-    if probe.returncode != 0:
-        return (
-            f"bubblewrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}); "
-            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
-        )
-    return None
-
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _launch_script(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes:
-    """The script a ready stub runs: ``cd``, ``export``s, the command, its status to fd 3 (see ``_supervisor.STUB``)."""
-    lines = [f"cd -- {shlex.quote(cwd)} || {{ echo 126 >&3; exit 126; }}"]
-    for name, value in env.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise SandboxError(f"sandbox exec: environment variable name {name!r} is not a valid shell name")
-        lines.append(f"export {shlex.quote(f'{name}={value}')}")
-    lines.append(" ".join(shlex.quote(str(arg)) for arg in argv) + " 3>&-")
-    lines.append('echo "$?" >&3')
-    script = "\n".join(lines)
-    return f"{script.count(chr(10)) + 1}\n{script}\n".encode()
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -158,86 +101,8 @@ def _close_all(fds: Sequence[int]) -> None:
             pass
 
 
-def _drop_privileges() -> dict[str, object]:
-    """Popen arguments that make the sandbox run as nobody when we are root."""
-    if os.geteuid() != 0:
-        return {}
-    return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-
-
-@functools.lru_cache(maxsize=16)
-def _etc_staging(workdir: str, network: bool) -> Path:
-    """A host directory (made once per process) that becomes the sandbox's whole, read-only ``/etc``.
-
-    It holds copies of the few host entries programs need (the dynamic linker cache, TLS
-    certificates, time zone, ...) and generated ``passwd``, ``group``, ``hosts`` and
-    ``hostname`` that name only the sandbox's own user; ``resolv.conf`` only with network.
-    """
-    staging = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
-    atexit.register(shutil.rmtree, staging, True)
-    entries = [*_ETC_ENTRIES, "resolv.conf"] if network else _ETC_ENTRIES
-    for name in entries:
-        source = Path("/etc", name)
-        try:
-            if source.is_dir() and not source.is_symlink():
-                shutil.copytree(source, staging / name, symlinks=True)
-            elif source.exists() or source.is_symlink():
-                shutil.copy2(source, staging / name, follow_symlinks=False)
-        except OSError:
-            continue  # an unreadable extra is not worth failing the sandbox for
-    uid = NOBODY if os.geteuid() == 0 else os.getuid()
-    gid = NOBODY if os.geteuid() == 0 else os.getgid()
-    files = {
-        "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{workdir}:/bin/bash\n"
-        if uid != 0
-        else f"root:x:0:0:root:{workdir}:/bin/bash\n",
-        "group": f"root:x:0:\nsandbox:x:{gid}:\n",
-        "hosts": "127.0.0.1 localhost\n::1 localhost\n",
-        "hostname": "sandbox\n",
-    }
-    for name, text in files.items():
-        (staging / name).write_text(text)
-    for path in [staging, *staging.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    return staging
-
-
-def _system_args() -> list[str]:
-    args: list[str] = []
-    for name in _SYSTEM_DIRS:
-        path = Path("/") / name
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
-    return args
-
-
-def _check_reachable_by_others(source: Path) -> None:
-    """Refuse a mount source that the sandbox's user (nobody, when we are root) cannot reach.
-
-    Raises:
-        SandboxError: A parent directory is not searchable by others, or the source not readable.
-    """
-    source = source.resolve()
-    for parent in reversed(source.parents):
-        if not parent.stat().st_mode & 0o001:
-            raise SandboxError(
-                f"sandbox spec: mount source {str(source)!r} is not reachable by the sandbox user "
-                f"(nobody, uid {NOBODY}, since lemur runs as root): {str(parent)!r} is not searchable by others; "
-                f"chmod o+x it or mount a directory elsewhere"
-            )
-    wanted = 0o005 if source.is_dir() else 0o004
-    if source.stat().st_mode & wanted != wanted:
-        raise SandboxError(
-            f"sandbox spec: mount source {str(source)!r} is not readable by the sandbox user "
-            f"(nobody, uid {NOBODY}, since lemur runs as root); chmod o+r{'x' if source.is_dir() else ''} it"
-        )
-
-
 class LocalBackend(SandboxBackend):
-    """Sandboxes on bubblewrap: namespaces and rlimits, no daemon, a session opens in ~50 ms."""
+    """Sandboxes on bubblewrap: namespaces and rlimits, no daemon (see the module docstring)."""
 
     name = "local"
     #: Conformance checks this backend is known to fail, with the reason.
@@ -249,7 +114,7 @@ class LocalBackend(SandboxBackend):
         Raises:
             SandboxUnavailableError: bwrap is missing, or user namespaces are disabled.
         """
-        reason = _probe()
+        reason = probe()
         if reason is not None:
             raise SandboxUnavailableError(f"local sandbox backend unavailable: {reason}")
 
@@ -299,7 +164,7 @@ class LocalSession(Session):
                 stderr=subprocess.PIPE,
                 pass_fds=(inner_sock.fileno(),),
                 env=self._base_env(),
-                **_drop_privileges(),
+                **drop_privileges(),
             )
         finally:
             inner_sock.close()
@@ -332,16 +197,16 @@ class LocalSession(Session):
             if not mount.target.startswith("/") or mount.target.startswith("/.lemur"):
                 raise SandboxError(f"sandbox spec: mount target {mount.target!r} must be an absolute path")
             if os.geteuid() == 0:
-                _check_reachable_by_others(Path(mount.source))
+                check_reachable_by_others(Path(mount.source))
 
     def _holder_argv(self, fd: int) -> list[str]:
         spec, limits = self.spec, self.limits
         args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", "sandbox"]
         if spec.network:
             args.append("--share-net")
-        args += _system_args()
+        args += system_args()
         # One bind of a prepared /etc: every mount here is copied into each command's namespace.
-        args += ["--ro-bind", str(_etc_staging(spec.workdir, spec.network)), "/etc"]
+        args += ["--ro-bind", str(etc_staging(spec.workdir, spec.network)), "/etc"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
@@ -472,7 +337,7 @@ class LocalSession(Session):
         """
         if not argv:
             raise SandboxError("sandbox exec: the command is empty")
-        script = _launch_script(argv, cwd, env)
+        script = launch_script(argv, cwd, env)
         pending = _Pending()
         stub_id, fds, waited = self._take_ready_stub()
         with self._lock:
