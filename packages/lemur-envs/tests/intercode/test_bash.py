@@ -60,6 +60,7 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (2, 37): (BASH_VERSION, CLOCK),
     (2, 39): (CLOCK, READ_ONLY_ROOT),
     (2, 40): (USER,),
+    (2, 42): (CLOCK,),
     (2, 44): (ORDER, READ_ONLY_ROOT),
     (2, 48): (READ_ONLY_ROOT,),
     (2, 49): (NETWORK,),
