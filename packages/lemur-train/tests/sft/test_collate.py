@@ -14,16 +14,23 @@ from lemur.train.sft.templates import CHATML
 from lemur.train.sft.trainer import token_loss_sum
 
 
-@pytest.fixture(scope="module")
-def setup(tiny_model_dir: Path, mbpp_chats, gsm8k_chats):
+@pytest.fixture(scope="module", params=["sdpa_varlen", "sdpa"])
+def setup(request, tiny_model_dir: Path, mbpp_chats, gsm8k_chats):
     import torch
 
     tokenizer = load_tokenizer(str(tiny_model_dir), CHATML)
     torch.manual_seed(0)
-    model = load_model(str(tiny_model_dir), tokenizer, "sdpa", gradient_checkpointing=False).eval()
+    model = load_model(str(tiny_model_dir), tokenizer, request.param, gradient_checkpointing=False).eval()
     chats = [mbpp_chats[0], gsm8k_chats[0], mbpp_chats[1], gsm8k_chats[1], gsm8k_chats[2]]
     examples = [encode_conversation(tokenizer, CHATML, m, 4096) for m in chats]
     return tokenizer, model, examples
+
+
+def test_padding_free_rows_carry_example_boundaries(setup) -> None:
+    _, _, examples = setup
+    batch = collate_padding_free(examples)
+    assert batch["cu_seq_lens_q"].tolist() == np.cumsum([0] + [len(e) for e in examples]).tolist()
+    assert batch["max_length_q"] == max(len(e) for e in examples)
 
 
 def test_padding_is_never_a_target(setup) -> None:
@@ -61,7 +68,8 @@ def test_padding_free_loss_equals_padded_loss_and_per_example_loss(setup) -> Non
     # Logits of the last example: the same alone and packed; different when positions run on
     # (the examples then attend to each other), so the equality above is not an accident.
     packed_batch = collate_padding_free(examples)
-    leaky = dict(packed_batch, position_ids=torch.arange(packed_batch["input_ids"].shape[1])[None])
+    leaky = {k: v for k, v in packed_batch.items() if not k.startswith(("cu_seq_lens", "max_length"))}
+    leaky["position_ids"] = torch.arange(packed_batch["input_ids"].shape[1])[None]
     last = len(examples[-1])
     with torch.no_grad():
         packed_logits = model(**{k: v for k, v in packed_batch.items() if k != "labels"}).logits[0, -last:]

@@ -55,17 +55,25 @@ def collate_padding_free(examples: Sequence[Example]) -> dict[str, Any]:
     """All examples concatenated into one row, ``position_ids`` restarting at 0 for each.
 
     Returns:
-        torch tensors ``input_ids``, ``position_ids``, ``labels``, all ``[1, total tokens]`` int64.
+        torch tensors ``input_ids``, ``position_ids``, ``labels``, all ``[1, total tokens]`` int64, and
+        flash-attn's varlen arguments ``cu_seq_lens_q/k`` (int32 example boundaries) and
+        ``max_length_q/k`` (the longest example), which ``flash_attention_2`` and ``sdpa_varlen`` use.
     """
     import torch
 
     input_ids = np.concatenate([e.tokens for e in examples])[None]
     positions = np.concatenate([np.arange(len(e), dtype=np.int64) for e in examples])[None]
     labels = np.concatenate([shifted_labels(e) for e in examples])[None]
+    boundaries = torch.from_numpy(np.cumsum([0] + [len(e) for e in examples]).astype(np.int32))
+    longest = max(len(e) for e in examples)
     return {
         "input_ids": torch.from_numpy(input_ids.astype(np.int64)),
         "position_ids": torch.from_numpy(positions),
         "labels": torch.from_numpy(labels),
+        "cu_seq_lens_q": boundaries,
+        "cu_seq_lens_k": boundaries,
+        "max_length_q": longest,
+        "max_length_k": longest,
     }
 
 
@@ -74,6 +82,11 @@ def collate(examples: Sequence[Example], packing: str, pad_id: int) -> dict[str,
     if packing == "padding-free":
         return collate_padding_free(examples)
     return collate_padded(examples, pad_id)
+
+
+def to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
+    """The batch with its tensors moved to ``device`` (plain ints such as ``max_length_q`` stay as they are)."""
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
 
 
 def trained_tokens(examples: Sequence[Example]) -> int:

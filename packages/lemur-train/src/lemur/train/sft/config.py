@@ -62,8 +62,10 @@ class SFTConfig(ConfigModel):
         default="auto", description="'auto': bf16 autocast when the accelerator supports it, else fp32."
     )
     gradient_checkpointing: bool = pydantic.Field(default=True, description="Recompute activations in backward.")
-    attention: Literal["sdpa", "eager", "flash_attention_2"] = pydantic.Field(
-        default="sdpa", description="Transformers attention implementation (flash_attention_2 needs flash-attn)."
+    attention: Literal["sdpa_varlen", "sdpa", "eager", "flash_attention_2"] = pydantic.Field(
+        default="sdpa_varlen",
+        description="Attention implementation: 'sdpa_varlen' (per-example SDPA on padding-free rows, any device), "
+        "Transformers' 'sdpa' or 'eager' (dense block-diagonal mask), 'flash_attention_2' (needs flash-attn).",
     )
     save_every: int = pydantic.Field(default=500, ge=1, description="Checkpoint every N optimizer steps.")
     keep_checkpoints: int = pydantic.Field(default=2, ge=1, description="Newest checkpoints kept on disk.")

@@ -48,6 +48,9 @@ def load_model(path: str, tokenizer: Any, attention: str, gradient_checkpointing
     import torch
     from transformers import AutoModelForCausalLM
 
+    from lemur.train.sft.attention import register
+
+    register()
     try:
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch.float32, attn_implementation=attention, local_files_only=True

@@ -98,7 +98,7 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
     from tqdm.auto import tqdm
 
     from lemur.train.sft.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-    from lemur.train.sft.collate import collate, trained_tokens
+    from lemur.train.sft.collate import collate, to_device, trained_tokens
     from lemur.train.sft.examples import load_examples
     from lemur.train.sft.export import export_model
     from lemur.train.sft.model import load_model, load_tokenizer, pad_id
@@ -157,7 +157,7 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
         step_inputs = 0
         for micro in rank_micro_batches(indices, rank, world, config.micro_batch_size):
             chosen = [examples[i] for i in micro.tolist()]
-            batch = {k: v.to(accelerator.device) for k, v in collate(chosen, config.data.packing, padding).items()}
+            batch = to_device(collate(chosen, config.data.packing, padding), accelerator.device)
             step_inputs += sum(len(e) for e in chosen)
             with accelerator.accumulate(model), accelerator.autocast():
                 loss_sum = token_loss_sum(model, batch)
