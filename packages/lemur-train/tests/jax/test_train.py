@@ -95,3 +95,15 @@ def test_bad_batch_size_is_one_line_and_exit_2(packed_shards, tmp_path, lemur_cl
         "error: train: batch_size 8 must be a multiple of data*fsdp devices x grad_accum_steps = 3"
     ]
     assert not (tmp_path / "run").exists()
+
+
+def test_continue_from_a_hugging_face_checkpoint(trained_run, packed_shards, tmp_path) -> None:
+    """`model.init_from_hf` starts from the checkpoint's weights (the paper continues Llama-2), not from scratch."""
+    _, run_dir = trained_run
+    scratch = fit(config(tmp_path / "scratch", packed_shards, steps=1), progress=False)
+    continued = fit(
+        config(tmp_path / "continued", packed_shards, steps=1, model={"init_from_hf": str(run_dir / "hf")}),
+        progress=False,
+    )
+    assert scratch.losses[0] == pytest.approx(np.log(512), abs=0.3)
+    assert continued.losses[0] < np.log(512) - 2.0
