@@ -284,6 +284,32 @@ def test_actions_submit_skip_and_cd(fs1_env):
     assert (observation, info["action_executed"]) == ("Malformed command", False)
 
 
+def test_persistent_shell_keeps_variables_and_cwd_until_reset(shared_data):
+    _local_available()
+    from lemur.core.errors import ConfigError
+    from lemur.envs.intercode.bash import InterCodeBashEnv
+
+    with pytest.raises(ConfigError, match="shell 'zsh' is not one of"):
+        InterCodeBashEnv(4, data_dir=str(shared_data), shell="zsh")
+    env = InterCodeBashEnv(1, data_dir=str(shared_data), shell="persistent")
+    exec_env = InterCodeBashEnv(1, data_dir=str(shared_data))
+    try:
+        for each in (env, exec_env):
+            each.reset(options={"task_id": 0})
+            each.step("X=42; cd /testbed/dir1")
+        assert env.step("echo $X; pwd")[0] == "42\n/testbed/dir1\n"
+        # InterCode's way: variables are lost, and only an action that starts with cd moves
+        assert exec_env.step("echo $X; pwd")[0] == "\n/\n"
+        assert env.step("ls /nonexistent")[4]["action_executed"] is False
+        _, reward, _, _, _ = env.step(env.tasks[0]["gold"])
+        assert reward == 1.0
+        env.reset(options={"task_id": 0})
+        assert env.step("echo $X; pwd")[0] == "\n/\n"
+    finally:
+        env.close()
+        exec_env.close()
+
+
 def test_registered_with_ten_turns_and_passes_check_env(shared_data, fs1_env):
     from gymnasium.utils.env_checker import check_env
 

@@ -31,12 +31,15 @@ InterCode re-runs it at every submission; the same unless the gold reads the clo
 ``diff_same``, ``agent_obs``, ``eval_obs``).
 
 Arguments: ``file_system`` (1-4), ``backend`` (sandbox backend, ``local`` or ``docker``),
-``data_dir`` (a local mirror of the InterCode files).
+``data_dir`` (a local mirror of the InterCode files), ``shell``: ``"exec"`` (default) runs each
+action as its own ``/bin/bash -c`` process exactly as InterCode's ``docker exec`` does (the
+working directory carries over, variables do not; what the GPT-4 logs were recorded with), and
+``"persistent"`` runs the episode's actions in one long-lived bash (variables, functions and
+``cd`` carry over; the action runs as typed). Gold commands always run the InterCode way.
 
 Differences from InterCode (the sandbox's, see :mod:`.task_fs`): the root is read-only outside
 the task directories (fs 3 has two: ``/workspace`` and ``/backup``) and ``/tmp``; commands run
-as an unprivileged user on the host's Debian tools rather than as root on Ubuntu; each action is its own process (as in
-InterCode: variables do not carry over, the working directory does).
+as an unprivileged user on the host's Debian tools rather than as root on Ubuntu.
 
 >>> import gymnasium, lemur.envs
 >>> env = gymnasium.make("lemur/InterCode-Bash-v0", file_system=1, data_dir="../shared/data")  # doctest: +SKIP
@@ -66,7 +69,14 @@ class InterCodeBashEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, file_system: int = 1, backend: str = "local", data_dir: str | None = None) -> None:
+    def __init__(
+        self, file_system: int = 1, backend: str = "local", data_dir: str | None = None, shell: str = "exec"
+    ) -> None:
+        from lemur.core.errors import ConfigError
+
+        if shell not in ("exec", "persistent"):
+            raise ConfigError(f"InterCode-Bash: shell {shell!r} is not one of 'exec', 'persistent'")
+        self.shell = shell
         self.backend = backend
         self.data_dir = data_dir
         self.observation_space = TEXT
@@ -92,7 +102,8 @@ class InterCodeBashEnv(gymnasium.Env):
             # fails there too (and its last commands decide the status), so the status is not checked.
             directory, extra = MAIN_DIRECTORY[self.file_system], EXTRA_ROOTS[self.file_system]
             setup = (setup_command(self._script) + " || true", git_clean_command((directory, *extra)))
-            self.fs = TaskFileSystem(self.backend, directory, extra, setup=setup)
+            persistent = self.shell == "persistent"
+            self.fs = TaskFileSystem(self.backend, directory, extra, setup=setup, persistent_shell=persistent)
         return self.fs
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

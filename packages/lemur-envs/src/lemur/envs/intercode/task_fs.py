@@ -27,7 +27,7 @@ from gymnasium import spaces
 
 from lemur.envs.intercode.git_status import manifest_command, parse_manifest
 from lemur.envs.intercode.sql import TEXT as SQL_TEXT
-from lemur.envs.sandbox import Limits, Mount, SandboxSpec, get_backend
+from lemur.envs.sandbox import InteractiveSession, Limits, Mount, SandboxSpec, get_backend
 
 #: Observations and actions: any text of the SQL environment's characters, empty included (a
 #: command may print nothing).
@@ -130,6 +130,9 @@ class TaskFileSystem:
         mounts: Read-only host paths bound in (task assets).
         network: Whether the sandbox may reach the network.
         shell: The shell actions run under (InterCode's NL2Bash and CTF images use bash).
+        persistent_shell: Run actions in one long-lived bash per episode (variables, functions and
+            the working directory carry over; the action runs as typed) instead of InterCode's
+            one process per action.
 
     Raises:
         SandboxUnavailableError: The backend cannot run here.
@@ -145,8 +148,11 @@ class TaskFileSystem:
         mounts: Sequence[Mount] = (),
         network: bool = False,
         shell: str = "/bin/bash",
+        persistent_shell: bool = False,
     ) -> None:
         self.shell = shell
+        self.persistent_shell = persistent_shell
+        self._interpreter: InteractiveSession | None = None
         self._host_dir = Path(tempfile.mkdtemp(prefix="lemur-intercode-"))
         self._host_dir.chmod(0o755)
         self._extra: dict[str, tuple[Path, Path]] = {}
@@ -179,7 +185,8 @@ class TaskFileSystem:
 
     def reset(self) -> None:
         """Restore the file system right after setup, kill every process, and ``cd /``."""
-        self.session.reset()
+        self.session.reset()  # also stops the persistent shell; the next action starts a fresh one
+        self._interpreter = None
         for live, snapshot in self._extra.values():
             _empty(live)
             _copy_with_owner(snapshot, live)
@@ -187,7 +194,12 @@ class TaskFileSystem:
         self.workdir = "/"
 
     def run(self, action: str, timeout: float = ACTION_TIMEOUT) -> tuple[str, bool]:
-        """Run one action as InterCode's ``exec_action`` does; return (observation, exit status was 0)."""
+        """Run one action as InterCode's ``exec_action`` does; return (observation, exit status was 0).
+
+        With ``persistent_shell`` the action runs as typed in the episode's bash instead.
+        """
+        if self.persistent_shell:
+            return self._run_in_shell(action, timeout)
         is_cd = action.startswith("cd") and "cd " in action
         new_path = None
         if is_cd:
@@ -204,6 +216,15 @@ class TaskFileSystem:
         if is_cd and executed and new_path is not None:
             self.workdir = new_path
         return result.stdout + result.stderr, executed
+
+    def _run_in_shell(self, action: str, timeout: float) -> tuple[str, bool]:
+        if self._interpreter is None:
+            self._interpreter = self.session.shell()
+            self._interpreter.run("cd /", timeout=ACTION_TIMEOUT)
+        result = self._interpreter.run(f"{{ {action.strip()}\n}} 2>&1", timeout=timeout)
+        if result.timed_out:
+            return TIMED_OUT, False
+        return result.stdout + result.stderr, result.exit_code == 0
 
     def manifest(self) -> dict[str, Any]:
         """The current manifest of the writable roots (see :func:`.git_status.manifest_command`)."""
