@@ -90,3 +90,24 @@ def test_export_loads_in_the_hf_backend_with_the_training_format(trained, gsm8k_
     # The backend's own chatml template gives the same prompt apart from the BOS, which it adds itself.
     chatml = HFBackend(str(result.export_dir), template="chatml", device="cpu", max_length=512)
     assert chatml.prompt_text(request) == prompt.removeprefix("<s>")
+
+
+def test_starts_from_a_jax_pretraining_export(tiny_model_dir: Path, gsm8k_chats, jsonl_writer, tmp_path) -> None:
+    """A checkpoint written by the JAX backend's converter (Flax params -> Hugging Face) fine-tunes as is."""
+    pytest.importorskip("jax", reason="the JAX backend needs: pip install 'lemur-train[jax]'")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from lemur.train.jax import convert
+
+    config, params = convert.load_hf_checkpoint(tiny_model_dir, dtype="float32")
+    jax_export = convert.save_hf_checkpoint(tmp_path / "jax-hf", config, params, "float32", tiny_model_dir)
+    data = jsonl_writer(tmp_path / "c.jsonl", gsm8k_chats[:8])
+    options = {"max_steps": 1, "export": True}
+    result = fit(make_config(jax_export, data, tmp_path / "run", **options), progress=False)
+    assert result.step == 1 and result.export_dir is not None
+    tokens = torch.tensor([[1, 50, 60, 70]])
+    original = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    converted = AutoModelForCausalLM.from_pretrained(jax_export).eval()
+    with torch.no_grad():
+        assert torch.allclose(original(tokens).logits, converted(tokens).logits, atol=1e-5)
