@@ -99,11 +99,18 @@ def test_bad_batch_size_is_one_line_and_exit_2(packed_shards, tmp_path, lemur_cl
 
 def test_continue_from_a_hugging_face_checkpoint(trained_run, packed_shards, tmp_path) -> None:
     """`model.init_from_hf` starts from the checkpoint's weights (the paper continues Llama-2), not from scratch."""
+    import shutil
+
     _, run_dir = trained_run
+    source = tmp_path / "llama"
+    shutil.copytree(run_dir / "hf", source)
+    (source / "tokenizer_config.json").write_text('{"model_max_length": 512}')
     scratch = fit(config(tmp_path / "scratch", packed_shards, steps=1), progress=False)
     continued = fit(
-        config(tmp_path / "continued", packed_shards, steps=1, model={"init_from_hf": str(run_dir / "hf")}),
+        config(tmp_path / "continued", packed_shards, steps=1, model={"init_from_hf": str(source)}, export_hf=True),
         progress=False,
     )
     assert scratch.losses[0] == pytest.approx(np.log(512), abs=0.3)
     assert continued.losses[0] < np.log(512) - 2.0
+    # The export carries the source's tokenizer files, so the hf backend can load it as is.
+    assert (tmp_path / "continued" / "hf" / "tokenizer_config.json").read_text() == '{"model_max_length": 512}'

@@ -186,7 +186,24 @@ def load_hf_checkpoint(path: str | Path, **overrides: Any) -> tuple[LlamaConfig,
     return config, hf_to_params(state, config)
 
 
-def save_hf_checkpoint(path: str | Path, config: LlamaConfig, params: Params, dtype: str = "bfloat16") -> Path:
+#: Files copied from the checkpoint a run continued, so the export loads with its tokenizer.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "generation_config.json",
+)
+
+
+def save_hf_checkpoint(
+    path: str | Path,
+    config: LlamaConfig,
+    params: Params,
+    dtype: str = "bfloat16",
+    tokenizer_from: str | Path | None = None,
+) -> Path:
     """Write Flax ``params`` as a Hugging Face Llama directory: ``config.json`` + ``model.safetensors``.
 
     Args:
@@ -194,10 +211,13 @@ def save_hf_checkpoint(path: str | Path, config: LlamaConfig, params: Params, dt
         config: The model config.
         params: Flax params (unboxed; numpy or jax arrays).
         dtype: Dtype of the written tensors (``bfloat16``, ``float32`` or ``float16``).
+        tokenizer_from: A Hugging Face directory whose :data:`TOKENIZER_FILES` are copied along.
 
     Returns:
         The directory written.
     """
+    import shutil
+
     import jax.numpy as jnp
     from safetensors.flax import save_file
 
@@ -208,4 +228,8 @@ def save_hf_checkpoint(path: str | Path, config: LlamaConfig, params: Params, dt
         {name: jnp.asarray(w, dtype=jnp.dtype(dtype)) for name, w in state.items()}, str(path / "model.safetensors")
     )
     (path / "config.json").write_text(json.dumps(config_to_hf(config, dtype), indent=2) + "\n")
+    if tokenizer_from is not None:
+        for name in TOKENIZER_FILES:
+            if (Path(tokenizer_from) / name).is_file():
+                shutil.copyfile(Path(tokenizer_from) / name, path / name)
     return path

@@ -195,7 +195,7 @@ def fit(config: TrainConfig, progress: bool = True) -> RunResult:
 
         params = multihost_utils.process_allgather(state["params"], tiled=True)
         if first_host:
-            save_hf_checkpoint(run_dir / "hf", model_config, params)
+            save_hf_checkpoint(run_dir / "hf", model_config, params, tokenizer_from=config.model.init_from_hf)
     mean_rate = float(np.mean(rates)) if rates else None
     if first_host:
         summary = {
