@@ -193,7 +193,9 @@ def fit(config: TrainConfig, progress: bool = True) -> RunResult:
     if config.export_hf:
         from jax.experimental import multihost_utils
 
-        params = multihost_utils.process_allgather(state["params"], tiled=True)
+        # Cast on the devices (keeping the sharding) before gathering: half the host memory of float32.
+        to_bf16 = jax.jit(lambda p: jax.tree.map(lambda x: x.astype(jax.numpy.bfloat16), p))
+        params = multihost_utils.process_allgather(to_bf16(state["params"]), tiled=True)
         if first_host:
             save_hf_checkpoint(run_dir / "hf", model_config, params, tokenizer_from=config.model.init_from_hf)
     mean_rate = float(np.mean(rates)) if rates else None
