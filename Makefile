@@ -26,7 +26,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 test: setup lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) tools/run_tests.py $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) tools/demo.py
