@@ -45,6 +45,8 @@ def test_loss_decreases_on_real_conversations(trained) -> None:
     rows = [json.loads(line) for line in (Path(config.run_dir) / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 12))
     assert [r["loss"] for r in rows] == result.losses
+    summary = json.loads((Path(config.run_dir) / "summary.json").read_text())
+    assert summary["step"] == 11 and summary["last_loss"] == result.losses[-1] and summary["processes"] == 1
     lrs = [r["lr"] for r in rows]
     assert max(lrs) == pytest.approx(3e-3) and lrs[-1] < lrs[1] < lrs[0] * 10
 

@@ -87,7 +87,8 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
     """Fine-tune ``config.model`` on ``config.data``; resumes from the newest checkpoint in ``run_dir``.
 
     Writes ``<run_dir>/config.json``, ``metrics.jsonl`` (one line per step: loss, lr, grad_norm,
-    tokens, tokens/s), checkpoints every ``save_every`` steps and at a stop, and ``hf/`` at the end.
+    tokens, tokens/s), checkpoints every ``save_every`` steps and at a stop, ``hf/`` at the end and
+    ``summary.json`` (steps, last loss, tokens/s, processes, precision, package versions).
 
     Raises:
         LemurError: Bad data, model or batch layout (see the modules it calls).
@@ -202,9 +203,36 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
     elif (run_dir / "hf").is_dir() and stop == total:
         export_dir = run_dir / "hf"
     elapsed = time.perf_counter() - began
-    return SFTResult(
-        run_dir, max(start, stop), total, losses, resumed_from, export_dir, tokens_seen / max(elapsed, 1e-9)
-    )
+    rate = tokens_seen / max(elapsed, 1e-9)
+    result = SFTResult(run_dir, max(start, stop), total, losses, resumed_from, export_dir, rate)
+    if accelerator.is_main_process:
+        _write_summary(result, accelerator, len(examples), config)
+    return result
+
+
+def _write_summary(result: SFTResult, accelerator: Any, num_examples: int, config: SFTConfig) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("lemur-train", "torch", "transformers", "accelerate"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    summary = {
+        "step": result.step,
+        "total_steps": result.total_steps,
+        "resumed_from": result.resumed_from,
+        "last_loss": result.losses[-1] if result.losses else None,
+        "tokens_per_second": result.tokens_per_second,
+        "examples": num_examples,
+        "processes": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "packing": config.data.packing,
+        "export_dir": str(result.export_dir) if result.export_dir else None,
+        "versions": versions,
+    }
+    (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 
 class TorchTrainBackend:
