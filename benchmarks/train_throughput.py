@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="Untimed steps first (compilation).")
     parser.add_argument("--remat", default=None, help="Remat policy (default: none on CPU, minimal elsewhere).")
     parser.add_argument("--dtype", default=None, help="Compute dtype (default: float32 on CPU, bfloat16 elsewhere).")
+    parser.add_argument("--attention", default="auto", help="auto (cuDNN on GPU with bf16), xla or cudnn.")
     parser.add_argument("--no-torch", action="store_true", help="Skip the PyTorch/Transformers baseline.")
     args = parser.parse_args()
 
@@ -130,6 +131,7 @@ def main() -> None:
         preset,
         dtype=args.dtype or ("float32" if on_cpu else "bfloat16"),
         remat_policy=args.remat or ("none" if on_cpu else "minimal"),
+        attention=args.attention,
     )
     kind = jax.devices()[0].device_kind
     flops_per_token = training_flops_per_token(config, seq_len)
