@@ -83,3 +83,25 @@ def test_sandboxed_program_cannot_escape(local_sandbox, tmp_path):
     escaped = bench.score(sample, f"    print(open({str(secret)!r}).read())\n    return 1\n")
     assert escaped.value == 0.0 and "top secret" not in escaped.details["stderr"]
     assert "No such file" in escaped.details["stderr"] or "Permission" in escaped.details["stderr"]
+
+
+def test_zygote_children_are_isolated_and_cleaned_up(local_sandbox):
+    from lemur.eval.benchmarks.execution import ProgramRunner
+
+    runner = ProgramRunner(local_sandbox)
+    fds = runner.run_python("import os\nprint(sorted(os.listdir('/proc/self/fd')))", 3.0)
+    assert fds.stdout == "['0', '1', '2', '3']\n"  # 3 is listdir's own descriptor: no protocol pipes
+    peek = runner.run_python("import os\nos.listdir(f'/proc/{os.getppid()}/fd')", 3.0)
+    assert peek.exit_code == 1 and "PermissionError" in peek.stderr  # the zygote is not dumpable
+    daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\nprint('parent done')"
+    assert runner.run_python(daemon, 3.0).stdout == "parent done\n"
+    survivors = (
+        "import os\n"
+        "print([p for p in os.listdir('/proc') if p.isdigit() and b'sleep' in open(f'/proc/{p}/cmdline', 'rb').read()])"
+    )
+    assert runner.run_python(survivors, 3.0).stdout == "[]\n"
+    loop = runner.run_python("while True:\n    pass", 1.0)
+    assert loop.timed_out and loop.exit_code == 137
+    runner.run_python("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", 3.0)
+    assert runner.run_python("print(6 * 7)", 3.0).stdout == "42\n"  # a killed zygote is replaced
+    runner.close()

@@ -1,19 +1,32 @@
 """Running model-written programs for code benchmarks, always inside a sandbox.
 
-:class:`ProgramRunner` keeps one sandbox session per thread (sessions are cheap to reuse and
-reset to a clean work dir in about a millisecond), feeds each program through standard input
-and returns the sandbox's :class:`~lemur.envs.sandbox.ExecResult`. It pickles without its
-sessions, so a benchmark holding one can be sent to worker processes or Ray.
+:class:`ProgramRunner` keeps one sandbox session per thread and returns the sandbox's
+:class:`~lemur.envs.sandbox.ExecResult` for each program. Python programs run through a
+*zygote*: a Python REPL inside the session that forks one child per program (as the original
+HumanEval harness forks a process per program), which saves an interpreter start per program;
+the zygote never runs untrusted code and the children cannot reach it (see ``_zygote.py``).
+Other commands (compilers, other languages) run with ``Session.exec`` on a freshly reset
+session. The runner pickles without its sessions, so a benchmark holding one can be sent to
+worker processes or Ray.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
+import json
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from lemur.envs.sandbox import ExecResult, Limits, SandboxSpec, Session
+from lemur.envs.sandbox import ExecResult, InteractiveSession, Limits, SandboxSpec, Session
+
+_ZYGOTE_SOURCE = Path(__file__).with_name("_zygote.py").read_text(encoding="utf-8")
+#: Programs a zygote runs before the session is reset and a new zygote started.
+RESTART_EVERY = 200
+#: Bytes of each output stream kept per program run by a zygote (its JSON reply must fit the REPL's cap).
+PROGRAM_OUTPUT_BYTES = 64 * 1024
 
 
 class ProgramRunner:
@@ -39,12 +52,41 @@ class ProgramRunner:
             SandboxUnavailableError: The backend cannot run here (the message says how to fix it).
         """
         session = self._session()
+        if getattr(self._local, "zygote", None) is not None:
+            self._local.zygote.close()  # reset() ends every process, the zygote included
+            self._local.zygote = None
         session.reset()
         return session.exec(list(command), stdin=stdin, timeout=timeout)
 
     def run_python(self, program: str, timeout: float) -> ExecResult:
-        """Run a Python program (``python3 -I -``, its source on standard input)."""
+        """Run a Python program as ``__main__`` in a fresh child of this thread's zygote.
+
+        Falls back to ``python3 -I -`` on a reset session when the zygote cannot answer (it is
+        restarted for the next program).
+        """
+        zygote = self._zygote()
+        encoded = base64.b64encode(program.encode("utf-8")).decode("ascii")
+        reply = zygote.run(f"_lemur_run({encoded!r}, {timeout!r}, {PROGRAM_OUTPUT_BYTES})", timeout + 30)
+        marker = reply.stdout.rfind("LEMUR-RESULT ")
+        if marker >= 0:
+            self._local.runs = getattr(self._local, "runs", 0) + 1
+            return ExecResult(**json.loads(reply.stdout[marker + len("LEMUR-RESULT ") :]))
+        self._local.zygote = None
+        zygote.close()
         return self.run(["python3", "-I", "-"], program, timeout)
+
+    def _zygote(self) -> InteractiveSession:
+        zygote = getattr(self._local, "zygote", None)
+        if zygote is not None and getattr(self._local, "runs", 0) >= RESTART_EVERY:
+            # a fresh work area and zygote now and then, so leftovers of earlier programs cannot pile up
+            zygote.close()
+            self._session().reset()
+            zygote = None
+        if zygote is None:
+            zygote = self._session().python()
+            zygote.run(_ZYGOTE_SOURCE, timeout=30)
+            self._local.zygote, self._local.runs = zygote, 0
+        return zygote
 
     def _session(self) -> Session:
         session = getattr(self._local, "session", None)
