@@ -59,6 +59,30 @@ def _lemur_child(source, out_fd, err_fd, workdir):
         _os._exit(status & 0xFF)
 
 
+def _lemur_lineage():
+    """This process and its ancestors (pids), read from /proc."""
+    pids, pid = set(), _os.getpid()
+    while pid > 0 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                pid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def _lemur_reap_strays():
+    """Kill every process this namespace shows besides the zygote's lineage (daemons that left the session)."""
+    keep = _lemur_lineage()
+    for name in _os.listdir("/proc"):
+        if name.isdigit() and int(name) not in keep:
+            try:
+                _os.kill(int(name), _signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def _lemur_run(encoded, timeout, max_bytes):
     source = _b64.b64decode(encoded).decode("utf-8")
     workdir = _tempfile.mkdtemp(prefix="run-")
@@ -101,6 +125,7 @@ def _lemur_run(encoded, timeout, max_bytes):
         pass
     if status is None:
         _, status = _os.waitpid(pid, 0)
+    _lemur_reap_strays()
     for fd in (out_read, err_read):
         _os.close(fd)
     _shutil.rmtree(workdir, ignore_errors=True)
