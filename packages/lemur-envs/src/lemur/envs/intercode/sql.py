@@ -49,7 +49,9 @@ from gymnasium import spaces
 from lemur.envs.intercode.data import SQL_DUMP, spider_sqlite_databases, sql_files, sql_tasks
 
 #: Every printable character plus the rest of Unicode text agents and databases produce.
-TEXT = spaces.Text(max_length=1_000_000, charset=string.printable + "".join(map(chr, range(0xA0, 0x3000))))
+TEXT = spaces.Text(
+    min_length=0, max_length=1_000_000, charset=string.printable + "".join(map(chr, range(0xA0, 0x3000)))
+)
 
 
 def intercode_sql_reward(agent: Any, gold: Any) -> float:
