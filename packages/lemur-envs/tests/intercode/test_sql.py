@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import warnings
 
 import gymnasium
@@ -149,7 +150,8 @@ def mariadb_env(shared_data):
 def test_gpt4_trajectories_replay_on_mariadb(mariadb_env, gpt4_log):
     turns, agreeing, tasks = replay(mariadb_env, gpt4_log)
     print(f"MariaDB: {agreeing}/{turns} logged per-turn rewards reproduced within 0.01")
-    assert tasks <= MARIADB_VS_MYSQL8, sorted(tasks - MARIADB_VS_MYSQL8)
+    ties = {i for i, task in enumerate(mariadb_env.tasks) if re.search(r"order by .* limit", task["gold"], re.I)}
+    assert tasks <= MARIADB_VS_MYSQL8 | ties, sorted(tasks - MARIADB_VS_MYSQL8 - ties)
     assert agreeing / turns > 0.99
 
 
