@@ -214,3 +214,15 @@ def test_registered_with_ten_turns_and_passes_check_env(shared_data, sqlite_env)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(sqlite_env, skip_render_check=True)
+
+
+def test_mariadb_restores_a_database_changed_through_use(mariadb_env):
+    tasks = mariadb_env.tasks
+    pets = next(i for i, task in enumerate(tasks) if task["db"] == "pets_1")
+    world = next(i for i, task in enumerate(tasks) if task["db"] == "world_1")
+    mariadb_env.reset(options={"task_id": pets})
+    mariadb_env.step("USE world_1")
+    mariadb_env.step("DELETE FROM city")
+    assert mariadb_env.step("SELECT count(*) FROM city")[0] == "[(0,)]"
+    mariadb_env.reset(options={"task_id": world})
+    assert mariadb_env.step("SELECT count(*) FROM city")[0] == "[(4079,)]"

@@ -158,13 +158,13 @@ class MySQLBackend(SQLBackend):
             ) from None
         self._cursor = self._connection.cursor()
         self._current: str | None = None
-        self._dirty = False
+        self._dirty: set[str] = set()
         self._sections: dict[str, str] | None = None
 
     def use(self, database: str) -> None:
-        if self._dirty and self._current is not None:
-            self._restore(self._current)
-        self._dirty = False
+        for changed in sorted(self._dirty):
+            self._restore(changed)
+        self._dirty.clear()
         try:
             self._cursor.execute(f"USE `{database}`")
         except self._pymysql.err.MySQLError as error:
@@ -176,15 +176,23 @@ class MySQLBackend(SQLBackend):
             pass  # MySQL (not MariaDB) has no max_statement_time; statements then run unbounded
 
     def execute(self, sql: str) -> list[tuple] | None | str:
-        if not _READ_ONLY.match(sql):
-            self._dirty = True
         try:
             self._cursor.execute(sql)
         except self._pymysql.err.MySQLError as error:
             return f"Error executing query: {error.args[-1]}"
+        finally:
+            if not _READ_ONLY.match(sql):
+                self._dirty.add(self._database())  # restored before the next episode starts
         if self._cursor.description is None:
             return None
         return list(self._cursor.fetchall())
+
+    def _database(self) -> str:
+        """The database statements currently run in (an agent may have switched with ``USE``)."""
+        cursor = self._connection.cursor()
+        cursor.execute("SELECT DATABASE()")
+        (name,) = cursor.fetchone()
+        return name or self._current or ""
 
     def _restore(self, database: str) -> None:
         """Drop and reload ``database`` from its section of the dump."""
@@ -192,6 +200,8 @@ class MySQLBackend(SQLBackend):
 
         if self._sections is None:
             self._sections = dump_sections(self.dump.read_text(encoding="utf-8"))
+        if database not in self._sections:
+            return  # not one of the dump's databases (e.g. an agent's CREATE DATABASE): nothing to restore
         self._cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
         for statement in split_statements(self._sections[database]):
             self._cursor.execute(statement)
