@@ -137,7 +137,8 @@ def sft(
     result = sft_fit(config, progress=not no_progress)
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     exported = f", exported {result.export_dir}" if result.export_dir else ""
-    click.echo(f"sft: step {result.step}/{result.total_steps} in {result.run_dir} (last loss {last}){exported}")
+    if result.main_process:
+        click.echo(f"sft: step {result.step}/{result.total_steps} in {result.run_dir} (last loss {last}){exported}")
 
 
 @hookimpl

@@ -30,6 +30,7 @@ class SFTResult:
         resumed_from: Step of the checkpoint resumed from (0 when fresh).
         export_dir: The exported model, or None when the run stopped early or export is off.
         tokens_per_second: Input tokens (all processes, padding excluded) per second of this call.
+        main_process: Whether this process is the main one (the one that reports) of its launch.
     """
 
     run_dir: Path
@@ -39,6 +40,7 @@ class SFTResult:
     resumed_from: int
     export_dir: Path | None
     tokens_per_second: float
+    main_process: bool = True
 
 
 def _precision(choice: str) -> str:
@@ -204,7 +206,9 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
         export_dir = run_dir / "hf"
     elapsed = time.perf_counter() - began
     rate = tokens_seen / max(elapsed, 1e-9)
-    result = SFTResult(run_dir, max(start, stop), total, losses, resumed_from, export_dir, rate)
+    result = SFTResult(
+        run_dir, max(start, stop), total, losses, resumed_from, export_dir, rate, accelerator.is_main_process
+    )
     if accelerator.is_main_process:
         _write_summary(result, accelerator, len(examples), config)
     return result
