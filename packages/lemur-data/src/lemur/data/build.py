@@ -67,20 +67,18 @@ class SourceShardTask:
             document.metadata["source"] = spec.name
             yield document
 
-    def __call__(self, rank: int, world_size: int) -> dict[str, Any]:
-        """Build the shard of ``rank`` (skipped if already published) and return its statistics."""
+    def records(self, spec: SourceSpec, shard: int) -> tuple[Iterable[Any], list[Any]]:
+        """The records of ``spec``'s ``shard`` after sampling (``instances``) and every recipe step.
+
+        Returns the lazy record stream and the built steps (whose ``stats`` fill as it is consumed).
+
+        Raises:
+            LemurError: A step's options are invalid.
+        """
         from lemur.core.components import Kind
         from lemur.core.plugins import load_component
-        from lemur.data.packing import PackStep
-        from lemur.data.shards import ShardWriter
-        from lemur.data.tokenize import TokenizeStep
 
         recipe = self.recipe
-        source_index, shard = divmod(rank, recipe.tasks_per_source)
-        spec = recipe.sources[source_index]
-        path = Path(self.out) / "sources" / spec.name / f"shard-{shard:05d}"
-        if (path / "index.json").is_file():
-            return {"source": spec.name, "shard": shard, "reused": True}
         records: Iterable[Any] = self.documents(spec, shard)
         if spec.instances is not None:
             records = _bottom_k(records, -(-spec.instances // recipe.tasks_per_source), recipe.seed)
@@ -91,10 +89,25 @@ class SourceShardTask:
                 steps.append(step_class(**expand(step_spec.options)))
             except TypeError as error:
                 raise LemurError(f"recipe step {step_spec.step!r}: {error}") from None
-        tokenize = TokenizeStep(recipe.tokenizer)
-        pack = PackStep(recipe.seq_len, recipe.window, sources=[spec.name])
         for step in steps:
             records = step.run(records, shard, recipe.tasks_per_source)
+        return records, steps
+
+    def __call__(self, rank: int, world_size: int) -> dict[str, Any]:
+        """Build the shard of ``rank`` (skipped if already published) and return its statistics."""
+        from lemur.data.packing import PackStep
+        from lemur.data.shards import ShardWriter
+        from lemur.data.tokenize import TokenizeStep
+
+        recipe = self.recipe
+        source_index, shard = divmod(rank, recipe.tasks_per_source)
+        spec = recipe.sources[source_index]
+        path = Path(self.out) / "sources" / spec.name / f"shard-{shard:05d}"
+        if (path / "index.json").is_file():
+            return {"source": spec.name, "shard": shard, "reused": True}
+        records, steps = self.records(spec, shard)
+        tokenize = TokenizeStep(recipe.tokenizer)
+        pack = PackStep(recipe.seq_len, recipe.window, sources=[spec.name])
         writer = ShardWriter(
             path,
             recipe.seq_len,

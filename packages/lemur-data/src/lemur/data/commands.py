@@ -1,4 +1,5 @@
-"""The ``lemur data build``, ``lemur data stats`` and ``lemur data build-tokenizer`` commands.
+"""The ``lemur data build`` (packed or ``--format conversations``), ``lemur data stats`` and
+``lemur data build-tokenizer`` commands.
 
 Imports only click at module level, so ``lemur --help`` stays fast.
 """
@@ -18,12 +19,33 @@ import click
 )
 @click.option("--workers", type=int, default=None, help="Parallel shards (default: CPU count).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def build_command(recipe_path: Path, out: Path, executor: str, workers: int | None, no_progress: bool) -> None:
-    """Build a recipe: sources → steps → tokenize → pack → memory-mapped shards → mixture."""
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["packed", "conversations"]),
+    default="packed",
+    show_default=True,
+    help="'packed': tokenized, packed shards; 'conversations': an SFT recipe's conversations as "
+    "OUT/conversations.jsonl for `lemur train sft` (tokenized there with its chat template).",
+)
+def build_command(
+    recipe_path: Path, out: Path, executor: str, workers: int | None, no_progress: bool, output_format: str
+) -> None:
+    """Build a recipe: sources → steps → tokenize → pack → memory-mapped shards → mixture.
+
+    With --format conversations: sources → steps → one shuffled conversations JSONL instead."""
     from lemur.data.build import build
     from lemur.data.mixture import load_recipe
 
     recipe = load_recipe(recipe_path)
+    if output_format == "conversations":
+        from lemur.data.conversations import export_conversations
+
+        summary = export_conversations(recipe, out, executor=executor, workers=workers, progress=not no_progress)
+        done = len(summary["ranks"]) - len(summary["skipped"])
+        click.echo(f"built {done} shards, skipped {len(summary['skipped'])} finished ones, in {out}")
+        click.echo(f"conversations: {summary['conversations']:,} in {summary['path']}")
+        return
     summary = build(recipe, out, executor=executor, workers=workers, progress=not no_progress)
     skipped = set(summary["skipped"])
     rows = sum(int(s.get("rows", 0)) for rank, s in summary["ranks"].items() if rank not in skipped)
