@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from lemur.core.errors import LemurError
@@ -57,3 +58,32 @@ def test_unknown_tokenizer_name_is_a_clear_error() -> None:
     pytest.importorskip("tokenizers")
     with pytest.raises(LemurError, match="no-such-tokenizer"):
         TextTokenizer("no-such-tokenizer")
+
+
+def test_conversation_with_chatml_special_tokens_trains_content_and_im_end_only(llama_tokenizer_path) -> None:
+    """With the markers added as special tokens (as `lemur train sft` does), they are single ids, there is
+    no EOS, and exactly each assistant content + <|im_end|> is trained on."""
+    from tokenizers import AddedToken, Tokenizer
+
+    vocabulary = Tokenizer.from_file(str(llama_tokenizer_path))
+    vocabulary.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in ("<|im_start|>", "<|im_end|>")]
+    )
+    encoder = TextTokenizer(vocabulary)
+    assert encoder.chatml_special and not TextTokenizer(llama_tokenizer_path).chatml_special
+    start, end = vocabulary.token_to_id("<|im_start|>"), vocabulary.token_to_id("<|im_end|>")
+    messages = [
+        {"role": "system", "content": "Answer in Python."},
+        {"role": "user", "content": "Print 4."},
+        {"role": "assistant", "content": "print(4)"},
+        {"role": "user", "content": "And a tag?"},
+        {"role": "assistant", "content": 'print("tag")'},
+    ]
+    tokens, mask = encoder.encode_messages(messages)
+    assert tokens[0] == 1 and tokens[-1] != 2 and (tokens == start).sum() == (tokens == end).sum() == 5
+    ends = np.flatnonzero(tokens == end)
+    assert mask[ends].tolist() == [0, 0, 1, 0, 1]
+    runs = np.split(np.flatnonzero(mask), np.flatnonzero(np.diff(np.flatnonzero(mask)) > 1) + 1)
+    replies = [vocabulary.decode(tokens[run].tolist(), skip_special_tokens=False) for run in runs]
+    assert [r.strip() for r in replies] == ["print(4)<|im_end|>", 'print("tag")<|im_end|>']
+    assert mask[: ends[1] + 1].sum() == 0  # system and user turns, and every header, carry no loss

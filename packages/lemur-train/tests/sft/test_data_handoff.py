@@ -79,3 +79,43 @@ def test_conversations_built_by_lemur_data_train_through_the_cli(
     assert trained.stdout.strip().startswith("sft: step 1/6 in ")  # 48 conversations / 8 per step
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert summary["examples"] == 48 and np.isfinite(summary["last_loss"])
+
+
+def test_packed_shards_with_chatml_tokens_equal_the_jsonl_route(tiny_model_dir: Path, shared_data: Path, tmp_path):
+    """A packed `lemur data build` with a ChatML vocabulary gives the SFT backend's exact ids and mask."""
+    from lemur.data.build import build
+    from lemur.data.mixture import Recipe
+    from lemur.train.sft.examples import encode_conversation
+
+    tokenizer = load_tokenizer(str(tiny_model_dir), CHATML)
+    vocabulary = tmp_path / "chatml-tokenizer"
+    tokenizer.save_pretrained(vocabulary)
+    conversations = []
+    for line in (shared_data / "mbpp" / "mbpp.jsonl").read_text(encoding="utf-8").splitlines()[:24]:
+        record = json.loads(line)
+        conversations.append(
+            [
+                {"role": "system", "content": "You write Python."},
+                {"role": "user", "content": record["text"]},
+                {"role": "assistant", "content": record["code"]},
+                {"role": "user", "content": "Tests?"},
+                {"role": "assistant", "content": "\n".join(record["test_list"])},
+            ]
+        )
+    source = tmp_path / "mbpp.jsonl"
+    source.write_text("".join(json.dumps({"text": "", "messages": m}) + "\n" for m in conversations))
+    recipe = {
+        "name": "sft-packed",
+        "tokenizer": str(vocabulary),
+        "seq_len": 2048,
+        "sources": [{"name": "mbpp", "source": "jsonl", "options": {"paths": str(source)}}],
+    }
+    build(Recipe.model_validate(recipe), tmp_path / "out", workers=1, progress=False)
+    packed = load_examples(tmp_path / "out", tokenizer, CHATML, max_length=2048)  # refuses text markers
+    reference = [encode_conversation(tokenizer, CHATML, m, 2048) for m in conversations]
+
+    def key(example) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+        return tuple(example.tokens.tolist()), tuple(example.loss_mask.tolist())
+
+    assert sorted(map(key, packed)) == sorted(map(key, reference))
+    assert len(packed) == 24

@@ -2,7 +2,9 @@
 
 Literal special-token text inside a document (``<s>`` in a Python string) is encoded as text,
 never as a control token (``encode_special_tokens=True``), matching SentencePiece. BOS and EOS
-are added here, per document, by id.
+are added here, per document, by id. The exception is a conversation under a vocabulary that has
+the ChatML markers as special tokens: it is tokenized exactly as ``apply_chat_template`` does
+(see :meth:`TextTokenizer.encode_messages`).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class TextTokenizer:
         self.bos_id = self._token_id(bos_token)
         self.eos_id = self._token_id(eos_token)
         self.vocab_size = self.tokenizer.get_vocab_size(with_added_tokens=True)
+        self.chatml_special = _has_special_tokens(self.tokenizer, (CHATML_START, CHATML_END))
 
     def _token_id(self, token: str | None) -> int | None:
         if token is None:
@@ -134,11 +137,21 @@ class TextTokenizer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Tokens and loss mask of a conversation in ChatML, with loss only on ``train_on`` roles' replies.
 
-        Each message is ``<|im_start|>{role}\n`` (the header, never trained on) followed by
-        ``{content}<|im_end|>\n`` (trained on when the role is in ``train_on``), the format
-        Lemur-Chat uses. The markers are plain text to a vocabulary without them (Llama-2). BOS
-        starts and EOS ends the conversation; EOS is trained on when the last message is.
+        Each message is ``<|im_start|>{role}\n{content}<|im_end|>\n``, the format Lemur-Chat uses.
+
+        - Vocabulary with ``<|im_start|>`` and ``<|im_end|>`` as special (added) tokens, as
+          ``lemur train sft`` makes it: the markers are those tokens and the ids equal
+          ``apply_chat_template`` of lemur-train's ``chatml`` template (BOS text, then the
+          rendering, tokenized as one string with special tokens parsed, no EOS). Only the
+          content of ``train_on`` messages and their ``<|im_end|>`` are trained on, as in
+          ``lemur.train.sft.examples``.
+        - Vocabulary without them (Llama-2): the markers are plain text; the header
+          ``<|im_start|>{role}\n`` is never trained on, ``{content}<|im_end|>\n`` is when the
+          role is in ``train_on``; BOS starts and EOS ends the conversation, and EOS is trained
+          on when the last message is.
         """
+        if self.chatml_special:
+            return self._encode_chatml_special(messages, train_on)
         texts = []
         for message in messages:
             texts += [f"{CHATML_START}{message['role']}\n", f"{message['content']}{CHATML_END}\n"]
@@ -157,6 +170,41 @@ class TextTokenizer:
         if not pieces:
             return np.zeros(0, np.int32), np.zeros(0, np.uint8)
         return np.concatenate(pieces), np.concatenate(masks)
+
+    def _encode_chatml_special(
+        self, messages: Sequence[dict[str, str]], train_on: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self.tokenizer.id_to_token(self.bos_id) if self.bos_id is not None else ""]
+        length = len(parts[0])
+        spans = []
+        for message in messages:
+            header = f"{CHATML_START}{message['role']}\n"
+            body = f"{message['content']}{CHATML_END}"
+            if message["role"] in train_on:
+                spans.append((length + len(header), length + len(header) + len(body)))
+            parts += [header, body, "\n"]
+            length += len(header) + len(body) + 1
+        # One string with special tokens parsed, as apply_chat_template does, so ids match exactly.
+        self.tokenizer.encode_special_tokens = False
+        try:
+            encoding = self.tokenizer.encode("".join(parts), add_special_tokens=False)
+        finally:
+            self.tokenizer.encode_special_tokens = True
+        starts = np.array([start if end > start else -1 for start, end in encoding.offsets], dtype=np.int64)
+        mask = np.zeros(len(starts), dtype=bool)
+        for start, end in spans:
+            mask |= (starts >= start) & (starts < end)
+        return np.array(encoding.ids, dtype=np.int32), mask.astype(np.uint8)
+
+
+def _has_special_tokens(tokenizer: Any, tokens: tuple[str, ...]) -> bool:
+    """Whether every one of ``tokens`` is an added special token of ``tokenizer``."""
+    added = tokenizer.get_added_tokens_decoder()
+    for token in tokens:
+        token_id = tokenizer.token_to_id(token)
+        if token_id is None or not getattr(added.get(token_id), "special", False):
+            return False
+    return True
 
 
 class TokenizeStep(PipelineStep):
