@@ -66,6 +66,7 @@ class Supervisor:
         self.snap_root = config["snap_root"]
         # (sandbox path, directory holding its contents inside the supervisor's view)
         self.areas = [(area["path"], area["name"]) for area in config["areas"]]
+        self.writable_root = any(path == "/" for path, _name in self.areas)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def serve(self):
@@ -78,6 +79,8 @@ class Supervisor:
         selector.register(wake_read, selectors.EVENT_READ, "wake")
         for name in ("work", "tmp"):
             os.makedirs(os.path.join(self.rw_root, name), exist_ok=True)
+        if self.writable_root:
+            copy_skeleton("/", os.path.join(self.rw_root, "root"), os.lstat("/").st_dev)
         os.chmod(os.path.join(self.rw_root, "tmp"), 0o1777)
         self.send({"op": "ready"})
         self.top_up()
@@ -122,9 +125,16 @@ class Supervisor:
         args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
         # --disable-userns: commands cannot make namespaces of their own (less kernel surface).
         args += ["--new-session", "--disable-userns"]
-        args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
+        if self.writable_root:
+            # "/" is the rw area's copy of the holder's root skeleton; the holder's mounts go on top.
+            args += ["--bind", os.path.join(self.rw_root, "root"), "/"]
+            for path, read_only in self.config["root_binds"]:
+                args += ["--ro-bind" if read_only else "--bind", path, path]
+        else:
+            args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
         for path, name in self.areas:
-            args += ["--bind", os.path.join(self.rw_root, name), path]
+            if path != "/":
+                args += ["--bind", os.path.join(self.rw_root, name), path]
         for path in self.config["writable_mounts"]:
             args += ["--bind", path, path]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", self.config["workdir"], "--"]
@@ -234,7 +244,7 @@ class Supervisor:
             if child.returncode is None and not (keep_unclaimed and spawn_id in self.unclaimed):
                 child.kill()
         for spawn_id, child in list(self.children.items()):
-            if spawn_id in self.unclaimed:
+            if keep_unclaimed and spawn_id in self.unclaimed:
                 continue  # never ran anything; reaped later, on SIGCHLD
             code = child.wait()
             del self.children[spawn_id]
@@ -258,8 +268,9 @@ class Supervisor:
         self.send({"op": "done", "id": request["id"]})
 
     def op_reset(self, request, _fds):
-        # Stubs still waiting at the host never ran anything: they stay, bound to the same areas.
-        self.kill_all(keep_unclaimed=True)
+        # Stubs still waiting at the host never ran anything: they stay, bound to the same areas;
+        # not with a writable root, whose mount points the restore replaces.
+        self.kill_all(keep_unclaimed=not self.writable_root)
         for _path, name in self.areas:
             live = os.path.join(self.rw_root, name)
             make_removable(live)
@@ -269,6 +280,7 @@ class Supervisor:
             for entry in os.listdir(source):
                 copy_entry(os.path.join(source, entry), os.path.join(live, entry))
             shutil.copystat(source, live)
+        self.top_up()
         self.send({"op": "done", "id": request["id"]})
 
     def op_changes(self, request, fds):
@@ -307,6 +319,29 @@ def close_all(fds):
             os.close(fd)
         except OSError:
             pass
+
+
+def copy_skeleton(source, target, device):
+    """Copy the tree at ``source`` to ``target`` without file contents, not descending into mounts.
+
+    The copy has the directories, symbolic links and (empty) files bubblewrap made on the
+    holder's root, so every mount point of the holder exists under a writable ``/``.
+    """
+    os.makedirs(target, exist_ok=True)
+    for entry in os.scandir(source):
+        if entry.name == ".lemur" and source == "/":
+            continue  # the supervisor's own areas stay out of the commands' view
+        path = os.path.join(target, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), path)
+        elif entry.is_dir(follow_symlinks=False):
+            if entry.stat(follow_symlinks=False).st_dev == device:
+                copy_skeleton(entry.path, path, device)
+            else:
+                os.mkdir(path)
+        else:
+            open(path, "wb").close()
+    os.chmod(target, stat.S_IMODE(os.lstat(source).st_mode))
 
 
 def make_removable(path):

@@ -109,6 +109,12 @@ class SandboxSpec:
             system; ``reset()`` returns to the state right after them.
         network: ``False`` (default): no network but loopback inside the sandbox.
         limits: Resource limits.
+        writable_root: ``False`` (default): outside the work dir, ``/tmp`` and writable mounts
+            the file system is read-only. ``True`` (``local`` backend only; ``docker`` refuses
+            it): the top level of ``/`` is writable too (new files and directories such as
+            ``/backup.tar`` or ``/var/log``), kept on the session's ``disk_bytes`` area,
+            restored by ``reset()`` and listed by ``changes()``; the system directories
+            (``/usr``, ``/etc``, ...) and read-only mounts stay read-only.
     """
 
     image: str | None = None
@@ -118,6 +124,7 @@ class SandboxSpec:
     setup: tuple[str, ...] = ()
     network: bool = False
     limits: Limits = dataclasses.field(default_factory=Limits)
+    writable_root: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -110,9 +110,14 @@ class DockerBackend(SandboxBackend):
 
         Raises:
             SandboxUnavailableError: No daemon, or the image is missing.
-            SandboxError: The container did not start, or a setup command failed (the message
-                has its output).
+            SandboxError: The spec asks for a writable root, the container did not start, or a
+                setup command failed (the message has its output).
         """
+        if spec.writable_root:
+            raise SandboxError(
+                "sandbox spec: writable_root=True is not supported by the docker backend "
+                "(its root is read-only; only the work dir, /tmp and mounts are snapshot); use the local backend"
+            )
         client = self.client()
         image = spec.image or DEFAULT_IMAGE
         self._image(client, image)

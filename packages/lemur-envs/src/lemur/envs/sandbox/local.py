@@ -7,7 +7,9 @@ Layout of one session (see ``_supervisor.py`` for the inside):
   (``/usr``, ``/bin``, ``/lib*``, a prepared ``/etc``) and the spec's mounts, nothing else of
   the host. Two size-limited tmpfs hold the writable areas (the work dir and ``/tmp``,
   ``disk_bytes`` in all) and the snapshot taken after setup. Its process is the stdlib
-  **supervisor**.
+  **supervisor**. With ``spec.writable_root`` a third area on that tmpfs, a copy of the
+  holder's root skeleton (mount points and symlinks), is each command's ``/``, with the same
+  read-only binds on top; it is snapshot, reset and diffed like the others.
 - Every command runs in a **nested** bubblewrap (a "stub", started ahead of time so a command
   does not wait for namespaces) with its own PID namespace: a timeout kills the whole tree by
   killing that bubblewrap, and a command cannot see or signal the supervisor or other
@@ -214,11 +216,18 @@ class LocalSession(Session):
         for mount in spec.mounts:
             args += ["--ro-bind" if mount.read_only else "--bind", str(Path(mount.source).resolve()), mount.target]
         args += ["--remount-ro", "/"]
+        areas = [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}]
+        system = system_args()
+        # With a writable root each command's "/" is a directory on the rw tmpfs, and what the
+        # holder binds over its read-only root is bound again on top of it, in the same order.
+        root_binds = [[system[i + 2], True] for i in range(len(system)) if system[i] == "--ro-bind"]
+        root_binds += [["/etc", True], *([mount.target, mount.read_only] for mount in spec.mounts)]
         config = {
             "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
             "rw_root": _RW_ROOT,
             "snap_root": _SNAP_ROOT,
-            "areas": [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}],
+            "areas": ([{"path": "/", "name": "root"}] if spec.writable_root else []) + areas,
+            "root_binds": root_binds if spec.writable_root else [],
             "writable_mounts": [mount.target for mount in spec.mounts if not mount.read_only],
             "workdir": spec.workdir,
             "env": {**self._base_env(), **spec.env},
@@ -495,7 +504,7 @@ class LocalSession(Session):
         self._request({"op": "reset"})
 
     def changes(self) -> list[FileChange]:
-        """The paths under the work dir and ``/tmp`` that differ from the prepared state, sorted by path."""
+        """The paths under the work dir, ``/tmp`` (and ``/`` if writable) that differ from setup, sorted."""
         read_end, write_end = os.pipe()
         try:
             pending = self._send({"op": "changes", "id": next(self._ids)}, (write_end,))
