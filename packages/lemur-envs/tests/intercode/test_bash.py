@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bash_replay import LOGS, replay_log
 
 # Why a replayed GPT-4 turn can score differently here than in InterCode's log (by more than 0.01).
-READ_ONLY_ROOT = "the sandbox root is read-only outside the task directories and /tmp (InterCode's was writable)"
+SYSTEM_DIRS = "system directories (/usr, /etc, ...) stay read-only; only the top level of / is writable here"
 BASH_VERSION = "bash 5.2 (Debian 12) words syntax errors and readline bindings unlike bash 5.1 (Ubuntu 22.04)"
 CLOCK = "clock: dates, load, and file ages (files are made at session start; InterCode's image was older)"
 USER = "the sandbox runs as nobody (uid 65534, HOME=/testbed), InterCode as root: ownership, permissions"
@@ -38,19 +38,15 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (1, 6): (BASH_VERSION, HOST),
     (1, 7): (BASH_VERSION,),
     (1, 11): (CLOCK,),
-    (1, 12): (CLOCK, READ_ONLY_ROOT),
+    (1, 12): (CLOCK,),
     (1, 17): (SYSTEM,),
-    (1, 18): (ORDER, READ_ONLY_ROOT),
     (1, 21): (USER,),
-    (1, 30): (ORDER, USER),
+    (1, 30): (ORDER, USER, WHOLE_ROOT),
     (1, 38): (SYSTEM,),
-    (1, 43): (READ_ONLY_ROOT,),
-    (1, 45): (READ_ONLY_ROOT,),
     (1, 46): (CLOCK,),
     (1, 47): (CLOCK,),
     (1, 51): (DISK_USAGE,),
     (1, 55): (WHOLE_ROOT,),
-    (1, 57): (ORDER, READ_ONLY_ROOT, USER),
     (2, 1): (BASH_VERSION,),
     (2, 2): (ORDER,),
     (2, 12): (WHOLE_ROOT,),
@@ -58,26 +54,20 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (2, 30): (USER,),
     (2, 32): (CLOCK,),
     (2, 37): (BASH_VERSION, CLOCK),
-    (2, 39): (CLOCK, READ_ONLY_ROOT),
-    (2, 40): (USER,),
     (2, 42): (CLOCK,),
-    (2, 44): (ORDER, READ_ONLY_ROOT),
-    (2, 48): (READ_ONLY_ROOT,),
+    # InterCode's agent and gold containers listed folder1 in different orders, so their tar.gz
+    # differed (0.67); here both runs list it alike and the archives are equal (1.0).
+    (2, 48): (ORDER,),
     (2, 49): (NETWORK,),
     (2, 52): (HOST,),
     (3, 10): (ORDER,),
-    (3, 11): (READ_ONLY_ROOT,),
     (3, 16): (ORDER,),
     (3, 20): (DISK_USAGE,),
     (3, 22): (DISK_USAGE,),
     (3, 24): (WHOLE_ROOT,),
-    (3, 32): (READ_ONLY_ROOT,),
-    (3, 38): (ORDER,),
+    (3, 32): (SYSTEM_DIRS,),
     (3, 42): (BASH_VERSION,),
     (3, 43): (ORDER,),
-    (3, 52): (READ_ONLY_ROOT,),
-    (3, 53): (USER,),
-    (3, 56): (READ_ONLY_ROOT,),
     (4, 1): (NETWORK,),
     (4, 2): (ORDER, SYSTEM),
     (4, 4): (HOST,),
@@ -92,12 +82,9 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
 
 #: Gold commands that do not score 1.0 against their own earlier run: ``(fs, task_id): cause``.
 KNOWN_GOLD_EXCEPTIONS: dict[tuple[int, int], str] = {
-    (1, 11): READ_ONLY_ROOT + "; the gold backgrounds its work (&), so its output varies",
+    (1, 11): "the gold backgrounds its work (&), so its output can vary between runs",
     (1, 30): WHOLE_ROOT + " ($DIRECTORY is unset, so find walks /; /proc changes between runs)",
-    (1, 45): READ_ONLY_ROOT + " (tar to /backup1.tar); tar's error lines interleave differently",
-    (2, 39): READ_ONLY_ROOT + " (tar into /); tar's error lines interleave differently",
     (2, 42): CLOCK + " (echo $(date))",
-    (2, 48): READ_ONLY_ROOT + " (tar into /); tar's error lines interleave differently",
     (2, 49): NETWORK + " (curl's progress meter varies with timing)",
     (4, 25): CLOCK + " (w prints the load average)",
 }
@@ -243,6 +230,20 @@ def test_reset_restores_the_file_tree_exactly(fs1_env):
     fs1_env.reset(options={"task_id": 0})
     assert _tree_hash(fs1_env) == before
     assert fs1_env.fs.workdir == "/"
+
+
+def test_top_level_of_root_is_writable_tracked_and_reset(fs1_env):
+    fs1_env.reset(options={"task_id": 0})
+    assert "/new.txt" not in fs1_env.fs.manifest()
+    observation, _, _, _, info = fs1_env.step("echo x > /new.txt && mkdir -p /var/log && echo y > /var/log/z")
+    assert info["action_executed"], observation
+    manifest = fs1_env.fs.manifest()
+    # git at / tracks new top-level files; it ignores var, usr, proc ... (docker.gitignore)
+    assert "/new.txt" in manifest and not any(path.startswith(("/var/", "/usr/", "/proc/")) for path in manifest)
+    assert "?? new.txt" in git_status_short(fs1_env.fs.committed, manifest).splitlines()
+    fs1_env.reset(options={"task_id": 0})
+    assert "/new.txt" not in fs1_env.fs.manifest()
+    assert fs1_env.step("ls /new.txt /var")[4]["action_executed"] is False
 
 
 def test_reset_restores_a_second_root_exactly(shared_data):

@@ -37,9 +37,17 @@ working directory carries over, variables do not; what the GPT-4 logs were recor
 ``"persistent"`` runs the episode's actions in one long-lived bash (variables, functions and
 ``cd`` carry over; the action runs as typed). Gold commands always run the InterCode way.
 
-Differences from InterCode (the sandbox's, see :mod:`.task_fs`): the root is read-only outside
-the task directories (fs 3 has two: ``/workspace`` and ``/backup``) and ``/tmp``; commands run
-as an unprivileged user on the host's Debian tools rather than as root on Ubuntu.
+Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`` backend the
+top level of ``/`` is writable as InterCode's container root was (``/backup1.tar``, new
+directories; tracked as InterCode's git at ``/`` would), but the system directories (``/usr``,
+``/etc``, ...) stay read-only; on ``docker`` only the task directories (fs 3 has two:
+``/workspace`` and ``/backup``) and ``/tmp`` are writable. Commands run as an unprivileged user
+on the host's Debian tools rather than as root on Ubuntu.
+
+Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is within 0.01 of
+InterCode's log): fs 1 319/401, fs 2 271/310, fs 3 305/334, fs 4 89/131 (984/1176, 84%); gold
+commands score 1.0 on 198 of 200 tasks (the other two print the clock). The remaining
+differences and their causes are listed in ``tests/intercode/test_bash.py``.
 
 >>> import gymnasium, lemur.envs
 >>> env = gymnasium.make("lemur/InterCode-Bash-v0", file_system=1, data_dir="../shared/data")  # doctest: +SKIP
@@ -103,7 +111,15 @@ class InterCodeBashEnv(gymnasium.Env):
             directory, extra = MAIN_DIRECTORY[self.file_system], EXTRA_ROOTS[self.file_system]
             setup = (setup_command(self._script) + " || true", git_clean_command((directory, *extra)))
             persistent = self.shell == "persistent"
-            self.fs = TaskFileSystem(self.backend, directory, extra, setup=setup, persistent_shell=persistent)
+            # InterCode's container root was writable; the docker backend's is not (it refuses the option).
+            self.fs = TaskFileSystem(
+                self.backend,
+                directory,
+                extra,
+                setup=setup,
+                persistent_shell=persistent,
+                writable_root=self.backend == "local",
+            )
         return self.fs
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

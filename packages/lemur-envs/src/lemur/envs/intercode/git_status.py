@@ -24,14 +24,17 @@ from collections.abc import Iterable, Mapping, Sequence
 GIT_IGNORED = frozenset("bin boot dev etc home lib media opt proc root run sbin srv sys usr var .dockerenv".split())
 
 #: Runs inside the sandbox (``python3 -I -S -c``): prints ``{path: [kind, digest]}`` for every
-#: regular file and symlink under the roots given as a JSON list in ``argv[1]``. ``kind`` is
+#: regular file and symlink under the roots given as a JSON list in ``argv[1]``, not entering the
+#: directories listed in the optional ``argv[2]`` (absolute paths). ``kind`` is
 #: ``f`` (file), ``x`` (executable file) or ``l`` (symlink); ``digest`` is the MD5 of the content
 #: (of the link target for a symlink), or ``null`` when the file cannot be read.
 MANIFEST_SCRIPT = r"""
 import hashlib, json, os, stat, sys
 out = {}
+skip = set(json.loads(sys.argv[2])) if len(sys.argv) > 2 else set()
 for root in json.loads(sys.argv[1]):
     for top, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if os.path.join(top, name) not in skip]
         for name in dirs + files:
             path = os.path.join(top, name)
             try:
@@ -53,9 +56,14 @@ print(json.dumps(out))
 Manifest = Mapping[str, Sequence]
 
 
-def manifest_command(roots: Iterable[str]) -> list[str]:
-    """The argv that prints the manifest of ``roots`` inside a sandbox (see :data:`MANIFEST_SCRIPT`)."""
-    return ["/usr/bin/python3", "-I", "-S", "-c", MANIFEST_SCRIPT, json.dumps(list(roots))]
+def manifest_command(roots: Iterable[str], skip: Iterable[str] = ()) -> list[str]:
+    """The argv that prints the manifest of ``roots`` inside a sandbox (see :data:`MANIFEST_SCRIPT`).
+
+    Args:
+        roots: Absolute directories to list.
+        skip: Absolute directory paths the listing does not enter (nor list).
+    """
+    return ["/usr/bin/python3", "-I", "-S", "-c", MANIFEST_SCRIPT, json.dumps(list(roots)), json.dumps(sorted(skip))]
 
 
 def parse_manifest(stdout: str) -> dict[str, tuple[str, str | None]]:

@@ -8,9 +8,13 @@ from the same setup script inside a :mod:`lemur.envs.sandbox` session; reset res
 sandbox's snapshot taken right after setup, and what git would report is computed from
 manifests of the writable roots (:mod:`.git_status`).
 
-The sandbox's root is read-only: the task's main directory is the session's work directory,
-``/tmp`` is writable, and further roots (``/backup``) are host directories bound in, snapshot
-and restored here. Writes anywhere else fail (in InterCode they would succeed).
+The task's main directory is the session's work directory, ``/tmp`` is writable, and further
+roots (``/backup``) are host directories bound in, snapshot and restored here. With
+``writable_root`` the top level of ``/`` is writable too (new files and directories, such as
+``/backup1.tar`` or ``/var/log``; the sandbox's ``SandboxSpec.writable_root``), restored by the
+sandbox and listed in the manifest as InterCode's git at ``/`` would see it; the system
+directories (``/usr``, ``/etc``, ...) stay read-only, and the sandbox user is not root.
+Without it the root is read-only and writes elsewhere fail (in InterCode they would succeed).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from gymnasium import spaces
 
-from lemur.envs.intercode.git_status import manifest_command, parse_manifest
+from lemur.envs.intercode.git_status import GIT_IGNORED, manifest_command, parse_manifest
 from lemur.envs.intercode.sql import TEXT as SQL_TEXT
 from lemur.envs.sandbox import InteractiveSession, Limits, Mount, SandboxSpec, get_backend
 
@@ -133,6 +137,8 @@ class TaskFileSystem:
         persistent_shell: Run actions in one long-lived bash per episode (variables, functions and
             the working directory carry over; the action runs as typed) instead of InterCode's
             one process per action.
+        writable_root: Let commands create files and directories at the top level of ``/``
+            (InterCode's container root was writable); they count in the manifest.
 
     Raises:
         SandboxUnavailableError: The backend cannot run here.
@@ -149,8 +155,10 @@ class TaskFileSystem:
         network: bool = False,
         shell: str = "/bin/bash",
         persistent_shell: bool = False,
+        writable_root: bool = False,
     ) -> None:
         self.shell = shell
+        self.writable_root = writable_root
         self.persistent_shell = persistent_shell
         self._interpreter: InteractiveSession | None = None
         self._host_dir = Path(tempfile.mkdtemp(prefix="lemur-intercode-"))
@@ -171,6 +179,7 @@ class TaskFileSystem:
             setup=tuple(setup),
             network=network,
             limits=Limits(wall_seconds=ACTION_TIMEOUT),
+            writable_root=writable_root,
         )
         try:
             self.session = get_backend(backend).open(spec)
@@ -227,8 +236,15 @@ class TaskFileSystem:
         return result.stdout + result.stderr, result.exit_code == 0
 
     def manifest(self) -> dict[str, Any]:
-        """The current manifest of the writable roots (see :func:`.git_status.manifest_command`)."""
-        result = self.session.exec(manifest_command(self.roots), timeout=60.0, cwd="/")
+        """The current manifest of the writable roots (see :func:`.git_status.manifest_command`).
+
+        With ``writable_root`` it also lists ``/``, except what git ignores (the system
+        directories) and the roots listed already.
+        """
+        command = manifest_command(self.roots)
+        if self.writable_root:
+            command = manifest_command((*self.roots, "/"), {*self.roots, *("/" + name for name in GIT_IGNORED)})
+        result = self.session.exec(command, timeout=60.0, cwd="/")
         if not result.ok:
             from lemur.envs.sandbox import SandboxError
 
