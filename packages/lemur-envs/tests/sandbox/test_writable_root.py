@@ -97,3 +97,23 @@ def test_root_shares_the_disk_limit(local_backend) -> None:
 def test_docker_refuses_writable_root() -> None:
     with pytest.raises(SandboxError, match="writable_root"):
         get_backend("docker").open(SandboxSpec(writable_root=True))
+
+
+def test_redirected_mount_point_exposes_nothing_and_resets(local_backend, open_dir: Path) -> None:
+    (open_dir / "input.txt").write_text("given")
+    spec = SandboxSpec(
+        workdir="/testbed", writable_root=True, mounts=(Mount(open_dir / "input.txt", "/data/input.txt"),)
+    )
+    with local_backend.open(spec) as session:
+        # Moving a mount point's parent away (to put a link in its place, so the next command's
+        # mounts land elsewhere) is refused: the parent is a mount point too.
+        for attack in ("mv /data /moved", "rm -rf /data"):
+            result = session.exec(attack)
+            assert result.exit_code != 0 and "busy" in result.stderr, result
+        session.exec("ln -sfn usr/share /data")
+        for _ in range(5):  # fresh commands still start and see the mount where it was
+            assert session.exec("cat /data/input.txt").stdout == "given"
+        assert session.exec("echo x > /data/input.txt").exit_code != 0
+        session.reset()
+        assert session.exec("cat /data/input.txt").stdout == "given"
+    assert (open_dir / "input.txt").read_text() == "given"

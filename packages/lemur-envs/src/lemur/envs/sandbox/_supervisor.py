@@ -81,6 +81,7 @@ class Supervisor:
             os.makedirs(os.path.join(self.rw_root, name), exist_ok=True)
         if self.writable_root:
             copy_skeleton("/", os.path.join(self.rw_root, "root"), os.lstat("/").st_dev)
+            self.pinned = pinned_parents(self.config, os.path.join(self.rw_root, "root"))
         os.chmod(os.path.join(self.rw_root, "tmp"), 0o1777)
         self.send({"op": "ready"})
         self.top_up()
@@ -128,6 +129,10 @@ class Supervisor:
         if self.writable_root:
             # "/" is the rw area's copy of the holder's root skeleton; the holder's mounts go on top.
             args += ["--bind", os.path.join(self.rw_root, "root"), "/"]
+            # Parents of mount points become mount points too, so a command cannot move them
+            # away and redirect where the next command's mounts land.
+            for path in self.pinned:
+                args += ["--bind", os.path.join(self.rw_root, "root") + path, path]
             for path, read_only in self.config["root_binds"]:
                 args += ["--ro-bind" if read_only else "--bind", path, path]
         else:
@@ -319,6 +324,20 @@ def close_all(fds):
             os.close(fd)
         except OSError:
             pass
+
+
+def pinned_parents(config, root):
+    """The directories above the mount points of a writable root (not ``/``), parents first."""
+    targets = [path for path, _read_only in config["root_binds"]] + list(config["writable_mounts"])
+    targets += [area["path"] for area in config["areas"] if area["path"] != "/"]
+    parents = set()
+    for target in targets:
+        parent = os.path.dirname(target.rstrip("/"))
+        while parent not in ("/", ""):
+            parents.add(parent)
+            parent = os.path.dirname(parent)
+    pinned = sorted(parents, key=lambda path: (path.count("/"), path))
+    return [path for path in pinned if os.path.isdir(root + path) and not os.path.islink(root + path)]
 
 
 def copy_skeleton(source, target, device):
