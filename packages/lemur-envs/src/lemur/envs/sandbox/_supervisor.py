@@ -283,7 +283,11 @@ class Supervisor:
                 remove_tree(os.path.join(live, entry))
             source = os.path.join(self.snap_root, name)
             for entry in os.listdir(source):
-                copy_entry(os.path.join(source, entry), os.path.join(live, entry))
+                target = os.path.join(live, entry)
+                if os.path.lexists(target):
+                    # a killed stub's bubblewrap may still make its mount points while it dies
+                    remove_tree(target)
+                copy_entry(os.path.join(source, entry), target)
             shutil.copystat(source, live)
         self.top_up()
         self.send({"op": "done", "id": request["id"]})
@@ -383,7 +387,8 @@ def remove_tree(path):
 
 def copy_entry(source, target):
     if os.path.isdir(source) and not os.path.islink(source):
-        shutil.copytree(source, target, symlinks=True)
+        # dirs_exist_ok: a killed stub's bubblewrap may still make its mount points while it dies
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(source, target, follow_symlinks=False)
 
