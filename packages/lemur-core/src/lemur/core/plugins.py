@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 from collections.abc import Callable, Iterable
-from types import ModuleType
 
 import pluggy
 
@@ -120,10 +119,6 @@ class LemurPluginManager(pluggy.PluginManager):
                 distribution = self.distributions.get(impl.plugin_name, DIRECT)
                 registry.add(Provided(kind, spec, distribution, impl.plugin_name))
         return registry
-
-    def plugin_modules(self) -> dict[str, ModuleType | object]:
-        """Registered plugins by name."""
-        return dict(self.list_name_plugin())
 
 
 def build_plugin_manager(load_entry_points: bool = True, disabled: Iterable[str] = ()) -> LemurPluginManager:
