@@ -53,3 +53,12 @@ def test_unknown_template_suggests_the_close_name() -> None:
         get_template("chatm")
     assert str(caught.value) == "unknown chat template 'chatm': did you mean 'chatml'? available: chatml, model"
     assert caught.value.exit_code == 2
+
+
+def test_a_final_assistant_message_is_continued_not_closed():
+    from lemur.eval.models.base import Message
+    from lemur.eval.models.templates import render_chatml
+
+    prompt = render_chatml([Message("user", "Question: 2+2?"), Message("assistant", "Answer:")])
+    # Lemur's GSM8K script in ChatML: the assistant turn is opened with "Answer:" and left open
+    assert prompt == "<|im_start|>user\nQuestion: 2+2?<|im_end|>\n<|im_start|>assistant\nAnswer:"

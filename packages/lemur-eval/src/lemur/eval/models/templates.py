@@ -5,6 +5,10 @@
   ``<|im_start|>assistant\\n`` so the model writes the assistant's turn.
 - ``model``: the tokenizer's own chat template (``tokenizer.apply_chat_template``), with the
   generation prompt added.
+
+A conversation that ends with an assistant message is a *prefill*: the model continues that
+message (Lemur's evaluation scripts open the assistant turn with ``Answer:`` or ``A:``), so the
+last turn is left open instead of being closed and followed by a new one.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ def render_chatml(messages: Sequence[Message], tokenizer: Any = None) -> str:
 
     Returns:
         ``"<|im_start|>{role}\\n{content}<|im_end|>\\n"`` per message, then
-        ``"<|im_start|>assistant\\n"``.
+        ``"<|im_start|>assistant\\n"``; a final assistant message is left open (a prefill).
     """
+    prefill = ""
+    if messages and messages[-1].role == "assistant":
+        prefill, messages = messages[-1].content, messages[:-1]
     turns = "".join(f"{CHATML_START}{m.role}\n{m.content}{CHATML_END}\n" for m in messages)
-    return f"{turns}{CHATML_START}assistant\n"
+    return f"{turns}{CHATML_START}assistant\n{prefill}"
 
 
 def render_model(messages: Sequence[Message], tokenizer: Any = None) -> str:
@@ -53,6 +60,8 @@ def render_model(messages: Sequence[Message], tokenizer: Any = None) -> str:
         name = getattr(tokenizer, "name_or_path", None) or "the tokenizer"
         raise TemplateError(f"chat template 'model': {name} has no chat template of its own; choose template=chatml")
     turns = [{"role": m.role, "content": m.content} for m in messages]
+    if turns and turns[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(turns, tokenize=False, continue_final_message=True)
     return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
