@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("httpx", reason="the openai backend tests need httpx: pip install 'lemur-eval[openai]'")
 
 from lemur.core.errors import LemurError
+from lemur.eval.cache import CachingBackend, ResponseCache
 from lemur.eval.models.base import GenerationRequest, LoglikelihoodRequest, Message
 from lemur.eval.models.errors import BackendOptionError, ModelServerError, UnsupportedCapabilityError
 from lemur.eval.models.openai import OpenAIBackend, _continuation_logprob
@@ -235,6 +236,79 @@ def test_chat_requests_go_to_chat_completions_and_stops_are_cut() -> None:
     by_path = {r["path"]: r["body"] for r in server.posts()}
     assert by_path["/v1/chat/completions"]["messages"] == [{"role": "user", "content": "hi"}]
     assert by_path["/v1/completions"]["stop"] == ["s1", "s2", "s3", "s4"]
+
+
+def chat_answer(content: str) -> dict[str, Any]:
+    """An OpenAI chat-completions answer with one choice."""
+    return {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
+
+
+#: Lemur's GSM8K chat form: the question as the user turn, the answer opened with "Answer:".
+PREFILLED = GenerationRequest(
+    messages=(Message("user", "Question: what is 2 + 2?"), Message("assistant", "Answer:")), stop=("\n",)
+)
+OPEN = GenerationRequest(messages=(Message("user", "Question: what is 2 + 2?"),))
+
+
+def test_a_prefilled_conversation_asks_the_server_to_continue_it() -> None:
+    with FakeServer(scripted((200, {}, chat_answer(" 4\nQuestion"), 0))) as server:
+        backend = OpenAIBackend(server.url, concurrency="1", **FAST)
+        prefilled, other = backend.generate([PREFILLED, OPEN])
+    assert prefilled.text == " 4"
+    first, second = (r["body"] for r in server.posts())
+    assert first["messages"][-1] == {"role": "assistant", "content": "Answer:"}
+    assert (first["continue_final_message"], first["add_generation_prompt"]) == (True, False)
+    assert "continue_final_message" not in second and "add_generation_prompt" not in second
+
+
+def test_prefill_plain_sends_the_conversation_as_is() -> None:
+    with FakeServer(scripted((200, {}, chat_answer(" 4"), 0))) as server:
+        OpenAIBackend(server.url, prefill="plain", **FAST).generate([PREFILLED])
+    [body] = [r["body"] for r in server.posts()]
+    assert set(body) == {"model", "max_tokens", "temperature", "stop", "messages"}
+
+
+def test_prefill_error_refuses_before_sending_and_lets_other_chats_through() -> None:
+    with FakeServer(scripted((200, {}, chat_answer("4"), 0))) as server:
+        backend = OpenAIBackend(server.url, prefill="error", **FAST)
+        with pytest.raises(UnsupportedCapabilityError, match="ends with an assistant message .* prefill=error"):
+            backend.generate([OPEN, PREFILLED])
+        assert server.posts() == []
+        assert backend.generate([OPEN])[0].text == "4"
+
+
+def test_a_server_refusing_continue_final_message_is_a_clear_unsupported_error() -> None:
+    refusal = (400, {}, error("Unrecognized request argument supplied: continue_final_message"), 0)
+    with FakeServer(scripted(refusal)) as server:
+        backend = OpenAIBackend(server.url, **FAST)
+        with pytest.raises(UnsupportedCapabilityError) as caught:
+            backend.generate([PREFILLED])
+    message = str(caught.value)
+    assert message.startswith(f"openai backend: the server at {server.url} refused a conversation that ends with")
+    assert "(HTTP 400: Unrecognized request argument supplied: continue_final_message)" in message
+    assert "prefill=error" in message and "\n" not in message
+    assert len(server.posts()) == 1
+
+
+def test_a_bad_prefill_value_names_the_allowed_ones() -> None:
+    with pytest.raises(
+        BackendOptionError, match=r"option prefill='vllm' is not allowed; allowed: continue, error, plain"
+    ):
+        OpenAIBackend("http://127.0.0.1:9/v1", prefill="vllm", **FAST)
+
+
+def test_the_prefill_option_is_part_of_the_cache_key(tmp_path) -> None:
+    cache = ResponseCache(tmp_path / "calls.sqlite")
+    with FakeServer(scripted((200, {}, chat_answer(" 4"), 0))) as server:
+        for prefill, expected_posts in [("continue", 1), ("continue", 1), ("plain", 2), ("error", 2)]:
+            backend = CachingBackend(OpenAIBackend(server.url, prefill=prefill, **FAST), cache)
+            if prefill == "error":
+                with pytest.raises(UnsupportedCapabilityError):
+                    backend.generate([PREFILLED])
+            else:
+                assert backend.generate([PREFILLED])[0].text == " 4"
+            assert len(server.posts()) == expected_posts, f"prefill={prefill}"
+    cache.close()
 
 
 def test_concurrency_is_bounded() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
+import json
 import re
 import socket
 import subprocess
@@ -17,7 +20,9 @@ pytest.importorskip("fastapi", reason="lemur serve tests need fastapi: pip insta
 pytest.importorskip("uvicorn", reason="lemur serve tests need uvicorn: pip install 'lemur-eval[serve]'")
 httpx = pytest.importorskip("httpx", reason="lemur serve tests need httpx: pip install 'lemur-eval[openai]'")
 
+from lemur.eval.benchmarks.gsm8k import GSM8K  # noqa: E402
 from lemur.eval.models.base import GenerationRequest, LoglikelihoodRequest, Message  # noqa: E402
+from lemur.eval.models.errors import ModelServerError  # noqa: E402
 from lemur.eval.models.openai import OpenAIBackend  # noqa: E402
 
 GENERATIONS = [
@@ -130,6 +135,35 @@ def test_list_prompts_are_answered_in_order(served, hf_backend) -> None:
         ("/chat/completions", {"model": "tiny", "messages": []}, "messages must be a non-empty list"),
         ("/chat/completions", {"model": "tiny", "messages": [{"role": "tool", "content": "x"}]}, "role must be"),
         ("/chat/completions", {"model": "other", "messages": [{"role": "user", "content": "x"}]}, "not served here"),
+        (
+            "/chat/completions",
+            {
+                "messages": [{"role": "assistant", "content": "A:"}],
+                "continue_final_message": True,
+                "add_generation_prompt": True,
+            },
+            "continue_final_message and add_generation_prompt cannot both be true",
+        ),
+        (
+            "/chat/completions",
+            {"messages": [{"role": "user", "content": "x"}], "continue_final_message": True},
+            "needs a final assistant message to continue; the last message is user's",
+        ),
+        (
+            "/chat/completions",
+            {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "A:"}]},
+            "send continue_final_message=true and add_generation_prompt=false",
+        ),
+        (
+            "/chat/completions",
+            {"messages": [{"role": "user", "content": "x"}], "add_generation_prompt": False},
+            "add_generation_prompt=false is served only with continue_final_message=true",
+        ),
+        (
+            "/chat/completions",
+            {"messages": [{"role": "assistant", "content": "A:"}], "continue_final_message": "yes"},
+            "continue_final_message must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_unsupported_requests_get_an_openai_style_error(served, path, payload, message) -> None:
@@ -161,6 +195,122 @@ def test_echo_without_scoring_returns_prompt_and_generation(served, hf_backend) 
     ).json()
     [direct] = hf_backend.generate([GenerationRequest(prompt="SELECT", max_tokens=4)])
     assert body["choices"][0]["text"] == "SELECT" + direct.text
+
+
+class BodyRecorder:
+    """An ASGI wrapper that keeps ``(path, JSON body)`` of every POST the wrapped app receives, in ``bodies``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.bodies: list[tuple[str, object]] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        chunks: list[bytes] = []
+
+        async def recording_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append((scope["path"], json.loads(b"".join(chunks))))
+            return message
+
+        return await self.app(scope, recording_receive, send)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Run the ASGI ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its ``/v1`` URL."""
+    import uvicorn
+
+    from lemur.eval.serve import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module", params=["model", "chatml"])
+def templated(request, tiny_model, hf_backend):
+    """(hf backend with the template named by the param, URL of lemur serve over it, the server's BodyRecorder)."""
+    from lemur.eval.models.hf import HFBackend
+    from lemur.eval.serve import create_app
+
+    if request.param == "model":
+        direct = hf_backend
+    else:
+        direct = HFBackend(str(tiny_model), template=request.param, batch_size="4", device="cpu", dtype="float32")
+    recorder = BodyRecorder(create_app(direct, "tiny", max_batch=8))
+    with serving(recorder) as url:
+        yield direct, url, recorder
+    if direct is not hf_backend:
+        direct.close()
+
+
+def prefilled_requests(shared_data: Path) -> list[GenerationRequest]:
+    """Lemur's GSM8K chat form for two real test questions (16 new tokens), and a BBH-style "A:" opening."""
+    gsm8k = GSM8K(data_dir=shared_data, chat=True)
+    requests = [dataclasses.replace(gsm8k.request(s), max_tokens=16) for s in itertools.islice(gsm8k.samples(), 2)]
+    bbh = (
+        Message("system", "Be brief."),
+        Message("user", "Q: not ( True ) and ( True ) is"),
+        Message("assistant", "A:"),
+    )
+    return [*requests, GenerationRequest(messages=bbh, max_tokens=10)]
+
+
+def test_prefilled_chat_over_serve_generates_what_hf_generates(templated, shared_data) -> None:
+    direct, url, recorder = templated
+    requests = prefilled_requests(shared_data)
+    assert [r.messages[-1] for r in requests] == [Message("assistant", "Answer:")] * 2 + [Message("assistant", "A:")]
+    for request in requests:  # the template really leaves the assistant's turn open after the prefill
+        assert direct.prompt_text(request).endswith(request.messages[-1].content)
+    expected = direct.generate(requests)
+    # The tiny model answers otherwise when the prefill is dropped, so equal answers below mean it was continued.
+    assert direct.generate([dataclasses.replace(r, messages=r.messages[:-1]) for r in requests]) != expected
+    client = OpenAIBackend(url, concurrency="1", max_retries="0")
+    before = len(recorder.bodies)
+    remote = client.generate(requests)
+    client.close()
+    assert remote == expected
+    received = recorder.bodies[before:]
+    assert [path for path, _ in received] == ["/v1/chat/completions"] * len(requests)
+    for (_, body), request in zip(received, requests, strict=True):
+        assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+        assert body["messages"][-1] == {"role": "assistant", "content": request.messages[-1].content}
+
+
+def test_continue_final_message_alone_is_enough(templated) -> None:
+    direct, url, _ = templated
+    messages = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "Answer:"}]
+    body = httpx.post(
+        f"{url}/chat/completions", json={"messages": messages, "max_tokens": 6, "continue_final_message": True}
+    ).json()
+    request = GenerationRequest(
+        messages=(Message("user", "What is 2 + 2?"), Message("assistant", "Answer:")), max_tokens=6
+    )
+    assert body["choices"][0]["message"]["content"] == direct.generate([request])[0].text
+
+
+def test_prefill_plain_against_serve_is_refused_with_the_fix(served) -> None:
+    client = OpenAIBackend(served, prefill="plain", max_retries="0")
+    request = GenerationRequest(messages=(Message("user", "x"), Message("assistant", "A:")), max_tokens=3)
+    with pytest.raises(ModelServerError, match="HTTP 400: the conversation ends with an assistant message: send "):
+        client.generate([request])
+    client.close()
 
 
 def _free_port() -> int:

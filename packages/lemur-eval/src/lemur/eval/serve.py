@@ -16,7 +16,15 @@ Endpoints (JSON, as OpenAI's API):
   that can score text (:meth:`lemur.eval.models.hf.HFBackend.score_prompts`); the
   generated tokens' values come from re-scoring prompt + generated text.
 - ``POST /v1/chat/completions``: ``messages`` (system/user/assistant, text content),
-  ``max_tokens`` / ``max_completion_tokens`` (default 512), ``temperature``, ``stop``.
+  ``max_tokens`` / ``max_completion_tokens`` (default 512), ``temperature``, ``stop``, and
+  vLLM's ``continue_final_message`` / ``add_generation_prompt``. The backend's chat template
+  renders the conversation (for ``hf``: :mod:`lemur.eval.models.templates`, as the backend
+  does directly) in one of two ways: a conversation ending with a user or system message gets
+  a new assistant turn (the default, ``add_generation_prompt``), and one ending with an
+  assistant message sent with ``continue_final_message: true`` (``add_generation_prompt``
+  false or left out) has that message continued, a prefill; the reply holds only the new
+  text. Any other combination (a final assistant message without ``continue_final_message``,
+  which OpenAI's API would close and follow with a new turn) is answered with HTTP 400.
 - ``GET /health``.
 
 Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, chat ``logprobs``) are
@@ -150,7 +158,9 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
             raise RequestError("lemur serve cannot return log-probabilities of generated tokens", "logprobs")
         max_tokens = _int_field(body, "max_completion_tokens", None)
         max_tokens = _int_field(body, "max_tokens", DEFAULT_CHAT_TOKENS) if max_tokens is None else max_tokens
-        generation = GenerationRequest(messages=_messages(body.get("messages")), **_sampling(body, max_tokens))
+        messages = _messages(body.get("messages"))
+        _check_continuation(body, messages)
+        generation = GenerationRequest(messages=messages, **_sampling(body, max_tokens))
         output = (await call("generate", [generation]))[0]
         choice = {
             "index": 0,
@@ -190,6 +200,47 @@ def _int_field(body: dict[str, Any], name: str, default: int | None) -> int | No
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise RequestError(f"{name} must be a non-negative integer, got {value!r}", name)
     return value
+
+
+def _bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RequestError(f"{name} must be true or false, got {value!r}", name)
+    return value
+
+
+def _check_continuation(body: dict[str, Any], messages: tuple[Message, ...]) -> None:
+    """Refuse ``continue_final_message`` / ``add_generation_prompt`` settings the backends cannot render.
+
+    Lemur backends continue a final assistant message (a prefill) and open a new assistant
+    turn after any other message; the flags must ask for exactly that.
+    """
+    continues = _bool_field(body, "continue_final_message", False)
+    opens_turn = _bool_field(body, "add_generation_prompt", not continues)
+    ends_with_assistant = messages[-1].role == "assistant"
+    if continues and opens_turn:
+        raise RequestError(
+            "continue_final_message and add_generation_prompt cannot both be true", "continue_final_message"
+        )
+    if continues and not ends_with_assistant:
+        raise RequestError(
+            f"continue_final_message=true needs a final assistant message to continue; the last message is "
+            f"{messages[-1].role}'s",
+            "continue_final_message",
+        )
+    if ends_with_assistant and not continues:
+        raise RequestError(
+            "the conversation ends with an assistant message: send continue_final_message=true and "
+            "add_generation_prompt=false to have the model continue it (lemur serve cannot close it and "
+            "start a new assistant turn)",
+            "messages",
+        )
+    if not opens_turn and not continues:
+        raise RequestError(
+            "add_generation_prompt=false is served only with continue_final_message=true", "add_generation_prompt"
+        )
 
 
 def _sampling(body: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:

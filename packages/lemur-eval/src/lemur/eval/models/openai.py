@@ -6,6 +6,18 @@ Spec: ``openai:BASE_URL[,model=NAME][,key=value...]``, e.g.
 
 - ``mode=auto`` (default) sends chat requests to ``/chat/completions`` and raw prompts to
   ``/completions``; ``mode=chat`` or ``mode=completions`` allows only one of them.
+- ``prefill``: how a conversation that ends with an assistant message (a prefill the model
+  continues, as Lemur's ``Answer:``/``A:`` openings) is sent; OpenAI's chat API has no field for it.
+
+  - ``continue`` (default): with vLLM's extra parameters ``continue_final_message: true,
+    add_generation_prompt: false``, which TGI, SGLang, llama.cpp and ``lemur serve`` also read.
+    A server that refuses them raises :class:`~lemur.eval.models.errors.UnsupportedCapabilityError`
+    carrying the server's message.
+  - ``plain``: as is, and the server decides: llama.cpp continues the message by default, other
+    servers may close it and start a new assistant turn (not what the ``hf`` backend does).
+  - ``error``: refused before sending (OpenAI's own API cannot continue a message).
+
+  Other conversations are sent alike in every mode.
 - Requests run ``concurrency`` at a time. 429, 5xx, timeouts and connection errors are
   retried up to ``max_retries`` times with exponential backoff and jitter
   (``backoff * 2**attempt`` seconds, scaled by a random factor in [0.5, 1], at most
@@ -19,6 +31,8 @@ Spec: ``openai:BASE_URL[,model=NAME][,key=value...]``, e.g.
   :class:`~lemur.eval.models.errors.UnsupportedCapabilityError`.
 - The API key is read from the environment variable named by ``api_key_env``
   (``OPENAI_API_KEY``); with none set no ``Authorization`` header is sent.
+
+The module passes 400 lines because retries, generation and echo scoring share one HTTP client.
 """
 
 from __future__ import annotations
@@ -39,6 +53,10 @@ from lemur.eval.models.stops import first_stop
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MODES = ("auto", "chat", "completions")
+#: How a conversation ending with an assistant message is sent (see the module docstring).
+PREFILL_MODES = ("continue", "plain", "error")
+#: vLLM's chat-completions extra parameters that make the server continue the final message.
+CONTINUE_FINAL_MESSAGE = {"continue_final_message": True, "add_generation_prompt": False}
 #: OpenAI's own API accepts at most this many stop sequences; further ones are applied client-side.
 MAX_SERVER_STOPS = 4
 _RETRY_STATUSES = {408, 409, 429} | set(range(500, 600))
@@ -64,6 +82,8 @@ class OpenAIBackend(ModelBackend):
         base_url: The API root including ``/v1``; default ``$OPENAI_BASE_URL`` or OpenAI's.
         model: The model name to request; default: the only model the server lists.
         mode: ``auto``, ``chat`` or ``completions`` (see the module docstring).
+        prefill: ``continue``, ``plain`` or ``error``: how a conversation that ends with an
+            assistant message is sent (see the module docstring).
         api_key_env: Environment variable holding the API key.
         concurrency: Requests in flight at once.
         max_retries: Retries after the first attempt for 429/5xx/timeouts/connection errors.
@@ -86,6 +106,7 @@ class OpenAIBackend(ModelBackend):
         *,
         model: str | None = None,
         mode: str = "auto",
+        prefill: str = "continue",
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int | str = 8,
         max_retries: int | str = 5,
@@ -103,6 +124,7 @@ class OpenAIBackend(ModelBackend):
             raise BackendOptionError(f"openai backend: base URL {base_url!r} must start with http:// or https://")
         self.base_url = base_url.rstrip("/")
         self.mode = as_choice("openai", "mode", mode, MODES)
+        self.prefill = as_choice("openai", "prefill", prefill, PREFILL_MODES)
         self.concurrency = as_int("openai", "concurrency", concurrency, minimum=1)
         self.max_retries = as_int("openai", "max_retries", max_retries, minimum=0)
         self.timeout = as_float("openai", "timeout", timeout, minimum=0.001)
@@ -126,8 +148,14 @@ class OpenAIBackend(ModelBackend):
 
     @property
     def identity(self) -> dict[str, Any]:
-        """Server URL, model name and mode (concurrency and retry settings excluded)."""
-        return {"backend": self.name, "base_url": self.base_url, "model": self.model, "mode": self.mode}
+        """Server URL, model name, mode and prefill (concurrency and retry settings excluded)."""
+        return {
+            "backend": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "mode": self.mode,
+            "prefill": self.prefill,
+        }
 
     # ---------------------------------------------------------------------------- HTTP
 
@@ -224,8 +252,9 @@ class OpenAIBackend(ModelBackend):
         the returned text never contains one.
 
         Raises:
-            UnsupportedCapabilityError: A chat request with ``mode=completions``, or a raw
-                prompt with ``mode=chat``.
+            UnsupportedCapabilityError: A chat request with ``mode=completions``, a raw
+                prompt with ``mode=chat``, a conversation ending with an assistant message
+                with ``prefill=error``, or a server that refuses ``continue_final_message``.
             ModelServerError: The server failed or refused a request.
         """
         for request in requests:
@@ -241,6 +270,12 @@ class OpenAIBackend(ModelBackend):
             raise UnsupportedCapabilityError(
                 "openai backend: a raw prompt needs mode=auto or mode=completions (this backend is mode=chat)"
             )
+        if _is_prefill(request) and self.prefill == "error":
+            raise UnsupportedCapabilityError(
+                "openai backend: the conversation ends with an assistant message for the model to continue, "
+                "and this backend is prefill=error; use prefill=continue with a server that reads "
+                "continue_final_message (vLLM, TGI, SGLang, llama.cpp, lemur serve)"
+            )
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         payload: dict[str, Any] = {
@@ -252,7 +287,7 @@ class OpenAIBackend(ModelBackend):
             payload["stop"] = list(request.stop[:MAX_SERVER_STOPS])
         if request.messages is not None:
             payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-            choice = self._first_choice(self._request("POST", "/chat/completions", payload))
+            choice = self._first_choice(self._chat(payload, continues=_is_prefill(request)))
             text = (choice.get("message") or {}).get("content") or ""
         else:
             payload["prompt"] = request.prompt
@@ -262,6 +297,27 @@ class OpenAIBackend(ModelBackend):
         if cut is not None:
             return Generation(text[:cut], "stop")
         return Generation(text, "length" if choice.get("finish_reason") == "length" else "stop")
+
+    def _chat(self, payload: dict[str, Any], continues: bool) -> dict[str, Any]:
+        """POST ``payload`` to ``/chat/completions``, asking the server to continue the final message if ``continues``.
+
+        Raises:
+            UnsupportedCapabilityError: The server refused the ``continue_final_message`` request.
+            ModelServerError: The server failed or refused a request.
+        """
+        if not (continues and self.prefill == "continue"):
+            return self._request("POST", "/chat/completions", payload)
+        try:
+            return self._request("POST", "/chat/completions", {**payload, **CONTINUE_FINAL_MESSAGE})
+        except ServerRefusal as refusal:
+            if refusal.status not in _UNSUPPORTED_STATUSES:
+                raise
+            raise UnsupportedCapabilityError(
+                f"openai backend: the server at {self.base_url} refused a conversation that ends with an assistant "
+                f"message to continue, sent with continue_final_message=true (HTTP {refusal.status}: "
+                f"{refusal.detail}); a server without it cannot continue the message: use prefill=error to stop "
+                "before sending, or prefill=plain if the server continues a final assistant message by itself"
+            ) from None
 
     def _first_choice(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = body.get("choices")
@@ -328,6 +384,11 @@ class OpenAIBackend(ModelBackend):
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+
+def _is_prefill(request: GenerationRequest) -> bool:
+    """Whether ``request`` is a conversation ending with an assistant message the model must continue."""
+    return bool(request.messages) and request.messages[-1].role == "assistant"
 
 
 def _continuation_logprob(
