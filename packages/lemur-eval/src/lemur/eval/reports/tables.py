@@ -1,8 +1,11 @@
 """Build the report's tables, in the paper's shapes, from loaded runs and the published scores.
 
-Every number is a percentage (the headline score times 100). A group's ``Avg`` is the
-unweighted mean of its benchmark columns and needs all of them, as in the paper: averaging
-a different subset would not be comparable with the paper's rows, so such a cell stays empty.
+Every number is a percentage (the headline score times 100). A group's ``Avg`` averages its
+benchmark columns as the paper does (:attr:`PaperTable.average`): the unweighted mean, or for
+the MINT tables the micro average, which pools the tasks (each column weighted by its sample
+count; the paper's task counts for its own rows). An average needs every column of its group:
+averaging a different subset would not be comparable with the paper's rows, so such a cell
+stays empty. A published row shows the averages the paper prints where it prints them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 
 from lemur.eval.reports.loader import RunSummary
-from lemur.eval.reports.paper import PaperScores, PaperTable
+from lemur.eval.reports.paper import OVERALL, PaperRow, PaperScores, PaperTable
 
 #: The paper's order of benchmark categories.
 CATEGORIES = ("text", "code", "agent")
@@ -22,6 +25,8 @@ MISSING = "—"
 LEGEND = (
     f"{MISSING} = not evaluated (or not published); an Avg needs every benchmark of its group, as the paper averages."
 )
+#: The note under a micro-averaged table.
+MICRO_NOTE = "Averages pool the tasks of their benchmarks (micro average), as the paper does for MINT."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +38,15 @@ class Column:
         label: The header text.
         group: The label of the column group it belongs to (for a spanning header), if any.
         members: For an average column, the benchmark names it averages.
+        weighted: For an average column, whether it is a micro average (members weighted by
+            their number of tasks) rather than the unweighted mean.
     """
 
     key: str
     label: str
     group: str | None = None
     members: tuple[str, ...] = ()
+    weighted: bool = False
 
     @property
     def is_average(self) -> bool:
@@ -99,6 +107,7 @@ def grouped_columns(
     labels: Mapping[str, str],
     overall: str | None = None,
     unaveraged: Collection[str] = (),
+    weighted: bool = False,
 ) -> tuple[Column, ...]:
     """Columns for ``(name, label, benchmarks)`` groups: each group's benchmarks, then its ``Avg``.
 
@@ -107,29 +116,65 @@ def grouped_columns(
         labels: Display names of benchmarks (missing names are shown as they are).
         overall: If given, the label of a last column averaging every benchmark column.
         unaveraged: Names of groups that get no ``Avg`` column.
+        weighted: Whether the averages are micro averages (see :class:`Column`).
     """
     columns: list[Column] = []
     for name, label, benchmarks in groups:
         columns += [Column(key=b, label=labels.get(b, b), group=label) for b in benchmarks]
         if name not in unaveraged:
-            columns.append(Column(key=f"avg:{name}", label="Avg", group=label, members=tuple(benchmarks)))
+            columns.append(
+                Column(key=f"avg:{name}", label="Avg", group=label, members=tuple(benchmarks), weighted=weighted)
+            )
     if overall:
         every = tuple(b for _, _, benchmarks in groups for b in benchmarks)
-        columns.append(Column(key="all", label=overall, members=every))
+        columns.append(Column(key="all", label=overall, members=every, weighted=weighted))
     return tuple(columns)
 
 
-def build_row(label: str, scores: Mapping[str, float], columns: Sequence[Column], *, reference: bool = False) -> Row:
+def average(column: Column, scores: Mapping[str, float], weights: Mapping[str, float] | None = None) -> float | None:
+    """The value of an average column: ``None`` unless every member has a score (and a weight, if weighted)."""
+    members = [scores.get(name) for name in column.members]
+    if any(value is None for value in members):
+        return None
+    values = [value for value in members if value is not None]
+    if not column.weighted:
+        return statistics.fmean(values)
+    counts = [(weights or {}).get(name) for name in column.members]
+    if any(count is None for count in counts) or not sum(c for c in counts if c is not None):
+        return None
+    return statistics.fmean(values, weights=[c for c in counts if c is not None])
+
+
+def build_row(
+    label: str,
+    scores: Mapping[str, float],
+    columns: Sequence[Column],
+    *,
+    reference: bool = False,
+    weights: Mapping[str, float] | None = None,
+    printed: Mapping[str, float] | None = None,
+) -> Row:
     """A row from benchmark scores in percent, with the averages filled in.
 
-    Published values are shown as printed; measured values and every average with one decimal.
+    Args:
+        label: The row header.
+        scores: Benchmark name -> score in percent.
+        columns: The table's columns.
+        reference: Whether the row holds published numbers.
+        weights: Benchmark name -> number of tasks, for micro-averaged columns.
+        printed: Column key -> an average as published, used instead of recomputing it.
+
+    Published values and averages are shown as printed; measured values and recomputed
+    averages with one decimal.
     """
     values: list[float | None] = []
     texts: list[str] = []
     for column in columns:
-        if column.is_average:
-            members = [scores.get(name) for name in column.members]
-            value = statistics.fmean(members) if all(v is not None for v in members) else None
+        if printed is not None and column.key in printed:
+            value = printed[column.key]
+            text = f"{value:g}"
+        elif column.is_average:
+            value = average(column, scores, weights)
             text = MISSING if value is None else f"{value:.1f}"
         else:
             value = scores.get(column.key)
@@ -141,6 +186,15 @@ def build_row(label: str, scores: Mapping[str, float], columns: Sequence[Column]
 
 def _percent_scores(run: RunSummary) -> dict[str, float]:
     return {name: result.score * 100.0 for name, result in run.benchmarks.items()}
+
+
+def _sample_counts(run: RunSummary) -> dict[str, float]:
+    return {name: float(result.n) for name, result in run.benchmarks.items()}
+
+
+def _printed_averages(row: PaperRow) -> dict[str, float]:
+    """A published row's printed averages by column key."""
+    return {("all" if key == OVERALL else f"avg:{key}"): value for key, value in row.averages.items()}
 
 
 def scores_table(runs: Sequence[RunSummary], paper: PaperScores) -> Table:
@@ -186,20 +240,39 @@ def paper_table(
     if not any(name in run.benchmarks for run in runs for name in spec.benchmarks):
         return None
     columns = grouped_columns(
-        [(group.name, group.label, group.benchmarks) for group in spec.groups], paper.labels, spec.overall
+        [(group.name, group.label, group.benchmarks) for group in spec.groups],
+        paper.labels,
+        spec.overall,
+        weighted=spec.average == "micro",
     )
     rows = _run_rows(runs, columns)
-    notes = []
+    notes = [MICRO_NOTE] if spec.average == "micro" else []
     if reference:
-        rows += [build_row(f"{row.model} (paper)", row.values, columns, reference=True) for row in spec.rows]
+        rows += [
+            build_row(
+                f"{row.model} (paper)",
+                row.values,
+                columns,
+                reference=True,
+                weights=paper.tasks,
+                printed=_printed_averages(row),
+            )
+            for row in spec.rows
+        ]
         if spec.rows:
-            notes.append("(paper) rows: published numbers we could check; the rest are left empty, never guessed.")
+            notes.append(
+                "(paper) rows: published numbers we could check, averages as printed; the rest are left empty,"
+                " never guessed."
+            )
     return Table(id=spec.id, title=spec.title, columns=columns, rows=tuple(rows), notes=tuple(notes))
 
 
 def _run_rows(runs: Sequence[RunSummary], columns: Sequence[Column]) -> list[Row]:
     """A row per run that has at least one value in ``columns``."""
-    rows = [build_row(label, _percent_scores(run), columns) for label, run in zip(run_labels(runs), runs, strict=True)]
+    rows = [
+        build_row(label, _percent_scores(run), columns, weights=_sample_counts(run))
+        for label, run in zip(run_labels(runs), runs, strict=True)
+    ]
     return [row for row in rows if any(value is not None for value in row.values)]
 
 
@@ -213,18 +286,23 @@ def capability_table(runs: Sequence[RunSummary], paper: PaperScores, *, referenc
     if not any(name in run.benchmarks for run in runs for table in tables for name in table.benchmarks):
         return None
     columns = tuple(
-        Column(key=f"avg:{capability.name}", label=capability.label, members=table.benchmarks)
+        Column(
+            key=f"avg:{capability.name}",
+            label=capability.label,
+            members=table.benchmarks,
+            weighted=table.average == "micro",
+        )
         for capability, table in zip(paper.capabilities, tables, strict=True)
     )
     rows = _run_rows(runs, columns)
     if reference:
-        published = _published_scores(paper)
-        for model, scores in published.items():
-            row = build_row(f"{model} (paper)", scores, columns, reference=True)
+        for model, (scores, printed) in _published_scores(paper).items():
+            row = build_row(f"{model} (paper)", scores, columns, reference=True, weights=paper.tasks, printed=printed)
             if any(value is not None for value in row.values):
                 rows.append(row)
     members = "; ".join(
         f"{capability.label} = {', '.join(paper.label(b) for b in table.benchmarks)}"
+        + (" (micro average)" if table.average == "micro" else "")
         for capability, table in zip(paper.capabilities, tables, strict=True)
     )
     return Table(
@@ -232,16 +310,20 @@ def capability_table(runs: Sequence[RunSummary], paper: PaperScores, *, referenc
         title="Agent capabilities (the groups of paper Table 2)",
         columns=columns,
         rows=tuple(rows),
-        notes=(f"Each capability is the mean of its benchmarks: {members}.",),
+        notes=(f"Each capability is its table's average over its benchmarks: {members}.",),
     )
 
 
-def _published_scores(paper: PaperScores) -> dict[str, dict[str, float]]:
-    """Every published value by model, across all tables."""
-    published: dict[str, dict[str, float]] = {}
+def _published_scores(paper: PaperScores) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+    """By model, across all tables: every published value, and each capability's printed average."""
+    published: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     for table in paper.tables:
         for row in table.rows:
-            published.setdefault(row.model, {}).update(row.values)
+            scores, printed = published.setdefault(row.model, ({}, {}))
+            scores.update(row.values)
+            value = table.printed_average(row)
+            if table.capability is not None and value is not None:
+                printed[f"avg:{table.capability}"] = value
     return published
 
 
@@ -257,17 +339,22 @@ def radar_series(
         ``(axis labels, [(run label, value per axis in percent or None), ...])``.
     """
     foundational = next(table for table in paper.tables if table.capability is None)
-    axes: list[tuple[str, tuple[str, ...]]] = [(group.label, group.benchmarks) for group in foundational.groups]
-    axes += [
-        (capability.label, paper.capability_table(capability.name).benchmarks) for capability in paper.capabilities
+    axes = [
+        Column(key=f"avg:{group.name}", label=group.label, members=group.benchmarks) for group in foundational.groups
     ]
+    for capability in paper.capabilities:
+        table = paper.capability_table(capability.name)
+        axes.append(
+            Column(
+                key=f"avg:{capability.name}",
+                label=capability.label,
+                members=table.benchmarks,
+                weighted=table.average == "micro",
+            )
+        )
     series = []
     for label, run in zip(run_labels(runs), runs, strict=True):
-        scores = _percent_scores(run)
-        values = []
-        for _, members in axes:
-            member_values = [scores.get(name) for name in members]
-            values.append(statistics.fmean(member_values) if all(v is not None for v in member_values) else None)
-        series.append((label, values))
+        scores, counts = _percent_scores(run), _sample_counts(run)
+        series.append((label, [average(axis, scores, counts) for axis in axes]))
     keep = [i for i in range(len(axes)) if any(values[i] is not None for _, values in series)]
-    return [axes[i][0] for i in keep], [(label, [values[i] for i in keep]) for label, values in series]
+    return [axes[i].label for i in keep], [(label, [values[i] for i in keep]) for label, values in series]
