@@ -1,4 +1,7 @@
-"""Corpus presets: registered names, pinned revisions, and refusal to read an unpinned hub dataset."""
+"""Corpus presets: registered names, pinned revisions, and refusal to read an unpinned hub dataset.
+
+The streamed presets (RedPajama subsets, DM Mathematics) are read end to end in ``test_remote_corpora.py``.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +27,16 @@ TABLE_8 = {f"the-stack-{language}" for language in STACK_LANGUAGES} | {
 
 
 def test_every_table_8_source_has_a_preset():
-    assert TABLE_8 <= set(PRESETS)
+    assert TABLE_8 <= set(PRESET_SOURCES)
+    assert {name for name, preset in PRESETS.items() if preset.revision is None} == {"refinedweb"}
+    assert all(cls.description for cls in PRESET_SOURCES.values())
     assert PRESETS["the-stack-c++"].data_dir == "data/c++"
     assert PRESETS["the-stack-python"].text_field == "content"
 
 
 @pytest.mark.parametrize("name", sorted(n for n, p in PRESETS.items() if p.revision is None))
 def test_unpinned_presets_raise_until_a_revision_is_given(name):
-    with pytest.raises(LemurError, match="pin a revision with revision="):
+    with pytest.raises(LemurError, match="pin a revision with revision=<commit sha> .*-o revision=<sha>"):
         PRESET_SOURCES[name]()
     source = PRESET_SOURCES[name](revision="0123abc")
     assert source.source.load_args["revision"] == "0123abc"
@@ -55,7 +60,11 @@ def test_presets_are_registered_plugins(run_lemur):
     listed = run_lemur("plugins", "--json", "--kind", Kind.DATA_SOURCE.value)
     assert listed.returncode == 0, listed.stderr
     names = {item["name"] for item in json.loads(listed.stdout)["components"]}
-    assert TABLE_8 | {"parquet", "hf", "code-tree", "oasst1", "openorca", "sharegpt", "evol-codealpaca"} <= names
+    assert (
+        TABLE_8
+        | {"parquet", "hf", "code-tree", "url-list", "redpajama", "oasst1", "openorca", "sharegpt", "evol-codealpaca"}
+        <= names
+    )
     refused = run_lemur("data", "head", "refinedweb")
     assert refused.returncode == 2
     assert (

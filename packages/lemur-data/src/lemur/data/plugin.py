@@ -28,6 +28,7 @@ def _reader_sources() -> list[ComponentSpec]:
         ),
         ComponentSpec("hf", f"{sources}.hf:HFSource", "Hugging Face datasets at a pinned revision", "lemur-data[hf]"),
         ComponentSpec("code-tree", f"{sources}.code_tree:CodeTreeSource", "Source files under a local directory"),
+        ComponentSpec("url-list", f"{sources}.url_list:UrlListSource", "Files of a published URL list, streamed"),
         ComponentSpec("oasst1", f"{sources}.instructions:OASST1Source", "OpenAssistant 1 trees as conversations"),
         ComponentSpec("openorca", f"{sources}.instructions:OpenOrcaSource", "OpenOrca GPT-4 completions, sampled"),
         ComponentSpec("sharegpt", f"{sources}.instructions:ShareGPTSource", "ShareGPT conversations"),
@@ -36,7 +37,7 @@ def _reader_sources() -> list[ComponentSpec]:
     ]
     for name, cls in PRESET_SOURCES.items():
         target = f"{sources}.presets:{cls.__name__}"
-        specs.append(ComponentSpec(name, target, cls.preset.description, "lemur-data[hf]"))
+        specs.append(ComponentSpec(name, target, cls.description, cls.extra))
     return specs
 
 
