@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
+from lemur.core.datafiles import DataFileError
 from lemur.core.errors import LemurError
-from lemur.data.build import build
+from lemur.data.build import SourceShardTask, build
 from lemur.data.mixture import MixtureDataset, Recipe, open_dataset
 from lemur.data.shards import PackedDataset
 from lemur.data.stats import conversation_stats
@@ -213,3 +214,32 @@ def test_mini_lemur_recipe_builds_on_local_files(tmp_path, llama_tokenizer_path)
     assert abs(share - 0.9091) <= 4.5 * np.sqrt(0.9091 * 0.0909 / len(mixture))
     fill = [summary["ranks"][r]["steps"]["pack"] for r in summary["ranks"]]
     assert sum(f["tokens"] for f in fill) / sum(f["slots"] for f in fill) >= 0.98
+
+
+def test_a_source_that_shards_by_file_reads_only_its_own_files(tmp_path, llama_tokenizer_path) -> None:
+    """With tasks_per_source=2, shard 0 of a url-list source opens files 0 and 2 only (1 and 3 do not exist)."""
+    base = "https://corpus.invalid/v1"
+    urls = [f"{base}/part-{k}.jsonl" for k in range(4)]
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for k in (0, 2):
+        rows = [{"text": f"document {j} of part {k}", "meta": {"part": k}} for j in range(3)]
+        (mirror / f"part-{k}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    options = {"urls": urls, "base_url": base, "mirror": str(mirror), "manifest": str(tmp_path / "sha256.jsonl")}
+    recipe = Recipe.model_validate(
+        {
+            "name": "by-file",
+            "tokenizer": str(llama_tokenizer_path),
+            "seq_len": 64,
+            "tasks_per_source": 2,
+            "sources": [{"name": "web", "group": "text", "source": "url-list", "options": options}],
+        }
+    )
+    task = SourceShardTask(recipe, str(tmp_path / "out"))
+    documents = list(task.documents(recipe.sources[0], 0))
+    assert [(d.metadata["part"], d.text) for d in documents] == [
+        (k, f"document {j} of part {k}") for k in (0, 2) for j in range(3)
+    ]
+    assert {d.metadata["source"] for d in documents} == {"web"}
+    with pytest.raises(DataFileError, match="part-1"):  # shard 1's first file is not in the mirror
+        list(task.documents(recipe.sources[0], 1))

@@ -9,8 +9,10 @@ Output directory layout::
     <out>/mixture/{rows.bin,index.json}    the sampled mixture (weighted recipes only)
     <out>/summary.json                     totals, realised mixture, versions
 
-Rank ``r`` builds shard ``r % tasks_per_source`` of source ``r // tasks_per_source``; a shard
-reads the documents of its source whose ordinal ``i`` has ``i % tasks_per_source == shard``.
+Rank ``r`` builds shard ``r % tasks_per_source`` of source ``r // tasks_per_source``. A source
+that takes ``shard``/``num_shards`` (the url-list, RedPajama and DM Mathematics sources split
+by file) is opened with them, so a rank fetches only its own files; any other source is read
+whole and the shard keeps the documents whose ordinal ``i`` has ``i % tasks_per_source == shard``.
 Reruns skip finished ranks (see :mod:`lemur.data.executors`) and an existing mixture.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import itertools
 import json
 import shutil
@@ -40,6 +43,12 @@ def _bottom_k(documents: Iterable[Document], k: int, seed: int) -> list[Document
     return [d for _, _, d in sorted(chosen, key=lambda item: item[1])]
 
 
+def _shards_itself(source_class: type) -> bool:
+    """Whether ``source_class`` takes ``shard`` and ``num_shards`` (it splits its own input)."""
+    parameters = inspect.signature(source_class).parameters
+    return "shard" in parameters and "num_shards" in parameters
+
+
 @dataclasses.dataclass(frozen=True)
 class SourceShardTask:
     """The executor job of a build: builds the packed shard of one (source, shard) rank.
@@ -58,12 +67,19 @@ class SourceShardTask:
         from lemur.core.plugins import load_component
 
         source_class = load_component(Kind.DATA_SOURCE, spec.source)
+        options = expand(spec.options)
+        tasks = self.recipe.tasks_per_source
+        # A source that shards itself (by file) reads only its share; any other is read whole
+        # and every ``tasks``-th document kept. A recipe that sets shard options keeps them.
+        own_shards = tasks > 1 and _shards_itself(source_class) and not {"shard", "num_shards"} & set(options)
+        if own_shards:
+            options = {**options, "shard": shard, "num_shards": tasks}
         try:
-            reader = source_class(**expand(spec.options))
+            reader = source_class(**options)
         except TypeError as error:
             raise LemurError(f"recipe source {spec.name!r} ({spec.source}): {error}") from None
-        tasks = self.recipe.tasks_per_source
-        for document in itertools.islice(reader, shard, None, tasks):
+        documents = iter(reader) if own_shards else itertools.islice(reader, shard, None, tasks)
+        for document in documents:
             document.metadata["source"] = spec.name
             yield document
 
