@@ -150,6 +150,7 @@ def test_sft_build_masks_prompts_and_stats_match_table_1_columns(
                 "source": "jsonl",
                 "options": {"paths": str(conversations), "id_field": "id"},
                 "instances": 50,
+                "paper": {"instances": 164, "rounds": 1.0, "prompt_len": 130.5},
             }
         ],
     }
@@ -182,6 +183,13 @@ def test_sft_build_masks_prompts_and_stats_match_table_1_columns(
     assert fields[1:3] == [f"{len(problems):,}", "1.00"]
     assert float(fields[3].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in prompts]), abs=0.006)
     assert float(fields[4].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in solutions]), abs=0.006)
+    published = next(x for x in result.stdout.splitlines() if x.strip().startswith("humaneval (paper)")).split()
+    assert published[2:] == ["164", "1.00", "130.50", "-"]
+
+    recipe["sources"][0]["paper"] = {"turns": 2}
+    recipe_file.write_text(yaml.safe_dump(recipe))
+    result = run_lemur("data", "stats", str(recipe_file))
+    assert result.returncode == 2 and "turns" in result.stderr and result.stdout == ""
 
 
 def _documents(dataset: PackedDataset) -> list[tuple[np.ndarray, np.ndarray]]:

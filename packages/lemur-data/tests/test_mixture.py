@@ -25,12 +25,17 @@ def test_pretrain_recipe_has_the_paper_weights() -> None:
     text = sum(s.weight for s in recipe.sources if s.group == "text")
     assert code / text == pytest.approx(10, rel=0.003)  # the paper's 10:1 code-to-text ratio
     assert recipe.total_tokens == 90_000_000_000 and recipe.tokenizer == "llama-2"
+    # Table 8 prints epochs for the code sources and "-" for the text ones.
+    assert all((s.epochs is not None) == (s.group == "code") for s in recipe.sources)
 
 
 def test_sft_and_mini_recipes_load() -> None:
     sft = load_recipe(RECIPES / "lemur-chat-sft.yaml")
     assert [s.source for s in sft.sources] == ["oasst1", "openorca", "sharegpt", "evol-codealpaca"]
     assert {s.name: s.instances for s in sft.sources}["openorca"] == 200_000
+    # Table 1: every set has its four published figures; OpenOrca's count is the sample size.
+    assert all(set(s.paper) == {"instances", "rounds", "prompt_len", "completion_len"} for s in sft.sources)
+    assert all(s.paper["instances"] == s.instances for s in sft.sources if s.instances is not None)
     mini = load_recipe(RECIPES / "mini-lemur.yaml")
     assert sum(mini.weights().values()) == pytest.approx(1)
 

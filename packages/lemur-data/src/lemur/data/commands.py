@@ -60,7 +60,8 @@ def build_command(
 @click.option("--limit", type=int, default=None, help="Recipe mode: read at most this many documents per source.")
 def stats_command(target: Path, limit: int | None) -> None:
     """Print statistics of TARGET: a build directory (realised mixture vs the recipe) or a recipe
-    file (Table 1 columns per conversation source: instances, average rounds, prompt and completion lengths)."""
+    file (Table 1 columns per conversation source: instances, average rounds, prompt and completion lengths,
+    with the paper's published figures beneath a source whose recipe entry gives them under `paper`)."""
     import itertools
 
     from lemur.data.stats import check_target, conversation_stats, format_table, mixture_report, token_counter
@@ -111,6 +112,11 @@ def stats_command(target: Path, limit: int | None) -> None:
                 result.average_completion_length,
             ]
         )
+        if spec.paper:
+            figures = ("instances", "rounds", "prompt_len", "completion_len")
+            published = [spec.paper.get(key, "-") for key in figures]
+            published[0] = int(published[0]) if isinstance(published[0], float) else published[0]
+            rows.append([f"  {spec.name} (paper)", *published])
     click.echo(format_table(["source", "instances", "avg rounds", "avg prompt len", "avg completion len"], rows))
 
 

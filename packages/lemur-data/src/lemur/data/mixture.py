@@ -17,7 +17,7 @@ import os
 import re
 import sysconfig
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pydantic
@@ -31,6 +31,10 @@ class StepSpec(ConfigModel):
 
     step: str = pydantic.Field(description="Registered data-step name (see `lemur plugins`), e.g. 'normalize'.")
     options: dict[str, Any] = pydantic.Field(default_factory=dict, description="Keyword arguments of the step.")
+
+
+#: Table 1's columns, as keys of ``SourceSpec.paper``.
+PaperFigure = Literal["instances", "rounds", "prompt_len", "completion_len"]
 
 
 class SourceSpec(ConfigModel):
@@ -49,6 +53,11 @@ class SourceSpec(ConfigModel):
     )
     steps: list[StepSpec] = pydantic.Field(
         default_factory=list, description="Steps for this source only, after the recipe's."
+    )
+    paper: dict[PaperFigure, float] = pydantic.Field(
+        default_factory=dict,
+        description="SFT: the paper's published Table 1 figures for this source, printed by `lemur data stats` "
+        "under the measured ones.",
     )
 
 
