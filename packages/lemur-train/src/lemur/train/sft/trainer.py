@@ -96,7 +96,7 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
         LemurError: Bad data, model or batch layout (see the modules it calls).
     """
     import torch
-    from accelerate import Accelerator, PartialState
+    from accelerate import PartialState
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
@@ -104,6 +104,7 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
     from lemur.train.sft.collate import collate, to_device, trained_tokens
     from lemur.train.sft.examples import load_examples
     from lemur.train.sft.export import export_model
+    from lemur.train.sft.launch import make_accelerator
     from lemur.train.sft.model import load_model, load_tokenizer, pad_id
     from lemur.train.sft.schedule import (
         check_batch_layout,
@@ -116,15 +117,12 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
 
     template = get_chat_template(config.data.template)
     run_dir = Path(config.run_dir)
-    # Without a GPU, processes started by `accelerate launch --multi_gpu` (torchrun) join a gloo
-    # group on the CPU; Accelerate only does that when told the run is a CPU run.
-    cpu = not torch.cuda.is_available()
-    state = PartialState(cpu=cpu)
+    # Without a GPU, processes started by `accelerate launch` (torchrun) join a gloo group on the
+    # CPU; Accelerate only does that when told the run is a CPU run (see lemur.train.sft.launch).
+    state = PartialState(cpu=not torch.cuda.is_available())
     world, rank = state.num_processes, state.process_index
     accumulation = check_batch_layout(config.global_batch_size, config.micro_batch_size, world)
-    accelerator = Accelerator(
-        cpu=cpu, mixed_precision=_precision(config.precision), gradient_accumulation_steps=accumulation
-    )
+    accelerator = make_accelerator(_precision(config.precision), accumulation)
     tokenizer = load_tokenizer(config.tokenizer or config.model, template)
     examples = load_examples(config.data.path, tokenizer, template, config.data.max_length, config.data.limit)
     total = config.max_steps or total_steps(len(examples), config.epochs, config.global_batch_size)
