@@ -12,9 +12,12 @@ The task's main directory is the session's work directory, ``/tmp`` is writable,
 roots (``/backup``) are host directories bound in, snapshot and restored here. With
 ``writable_root`` the top level of ``/`` is writable too (new files and directories, such as
 ``/backup1.tar`` or ``/var/log``; the sandbox's ``SandboxSpec.writable_root``), restored by the
-sandbox and listed in the manifest as InterCode's git at ``/`` would see it; the system
-directories (``/usr``, ``/etc``, ...) stay read-only, and the sandbox user is not root.
-Without it the root is read-only and writes elsewhere fail (in InterCode they would succeed).
+sandbox and listed in the manifest as InterCode's git at ``/`` would see it. Without it the
+root is read-only and writes elsewhere fail (in InterCode they would succeed). With
+``run_as_root`` commands run as root, as InterCode's ``docker exec`` did (``SandboxSpec.run_as_root``:
+root of the command's own user namespace, no real privileges); with both, ``/etc``, ``/var`` and
+``/root`` are root's and writable, and new entries can be made in ``/usr``, whose contents (the
+host's) stay read-only.
 """
 
 from __future__ import annotations
@@ -139,6 +142,8 @@ class TaskFileSystem:
             one process per action.
         writable_root: Let commands create files and directories at the top level of ``/``
             (InterCode's container root was writable); they count in the manifest.
+        run_as_root: Run commands as root of their user namespace (InterCode's containers ran
+            them as root): ownership shows as root, permissions do not stop them.
 
     Raises:
         SandboxUnavailableError: The backend cannot run here.
@@ -156,6 +161,7 @@ class TaskFileSystem:
         shell: str = "/bin/bash",
         persistent_shell: bool = False,
         writable_root: bool = False,
+        run_as_root: bool = False,
     ) -> None:
         self.shell = shell
         self.writable_root = writable_root
@@ -180,6 +186,7 @@ class TaskFileSystem:
             network=network,
             limits=Limits(wall_seconds=ACTION_TIMEOUT),
             writable_root=writable_root,
+            run_as_root=run_as_root,
         )
         try:
             self.session = get_backend(backend).open(spec)

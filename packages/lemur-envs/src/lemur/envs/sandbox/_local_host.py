@@ -21,6 +21,38 @@ from lemur.envs.sandbox.base import SandboxError
 
 #: Host uid the sandbox runs as when the host process is root.
 NOBODY = 65534
+#: Capabilities a ``run_as_root`` command holds, in its own user namespace only: Docker's default
+#: set for a container. None of them lets it mount, make namespaces or raise a limit.
+ROOT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_MKNOD",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+)
+#: Directories (and modes) a writable root run as root starts with, as a Debian or Ubuntu base image has them.
+ROOT_SKELETON = (
+    ("boot", 0o755),
+    ("home", 0o755),
+    ("media", 0o755),
+    ("mnt", 0o755),
+    ("opt", 0o755),
+    ("root", 0o700),
+    ("run", 0o755),
+    ("srv", 0o755),
+    ("var", 0o755),
+    *((f"var/{name}", 0o755) for name in ("backups", "cache", "lib", "local", "log", "mail", "opt", "spool")),
+    ("var/tmp", 0o1777),
+)
 
 _SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC_ENTRIES = (
@@ -37,6 +69,7 @@ _ETC_ENTRIES = (
     "inputrc",
     "protocols",
     "services",
+    "networks",
     "python3",
     "python3.11",
     "python3.12",
@@ -94,12 +127,14 @@ def drop_privileges() -> dict[str, object]:
 
 
 @functools.lru_cache(maxsize=16)
-def etc_staging(workdir: str, network: bool) -> Path:
+def etc_staging(home: str, network: bool, root: bool = False) -> Path:
     """A host directory (made once per process) that becomes the sandbox's whole, read-only ``/etc``.
 
     It holds copies of the few host entries programs need (the dynamic linker cache, TLS
     certificates, time zone, ...) and generated ``passwd``, ``group``, ``hosts`` and
-    ``hostname`` that name only the sandbox's own user; ``resolv.conf`` only with network.
+    ``hostname`` that name only the sandbox's own user, whose home is ``home`` (with ``root``:
+    root, and nobody, the name of host files' owners no namespace maps); ``resolv.conf`` only
+    with network.
     """
     staging = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
     atexit.register(shutil.rmtree, staging, True)
@@ -115,11 +150,17 @@ def etc_staging(workdir: str, network: bool) -> Path:
             continue  # an unreadable extra is not worth failing the sandbox for
     uid = NOBODY if os.geteuid() == 0 else os.getuid()
     gid = NOBODY if os.geteuid() == 0 else os.getgid()
+    if root:
+        passwd = f"root:x:0:0:root:{home}:/bin/bash\nnobody:x:{NOBODY}:{NOBODY}:nobody:/nonexistent:/usr/sbin/nologin\n"
+        group = f"root:x:0:\nnogroup:x:{NOBODY}:\n"
+    elif uid != 0:
+        passwd = f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{home}:/bin/bash\n"
+        group = f"root:x:0:\nsandbox:x:{gid}:\n"
+    else:
+        passwd, group = f"root:x:0:0:root:{home}:/bin/bash\n", f"root:x:0:\nsandbox:x:{gid}:\n"
     files = {
-        "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{gid}:sandbox:{workdir}:/bin/bash\n"
-        if uid != 0
-        else f"root:x:0:0:root:{workdir}:/bin/bash\n",
-        "group": f"root:x:0:\nsandbox:x:{gid}:\n",
+        "passwd": passwd,
+        "group": group,
         "hosts": "127.0.0.1 localhost\n::1 localhost\n",
         "hostname": "sandbox\n",
     }

@@ -67,6 +67,7 @@ class Supervisor:
         # (sandbox path, directory holding its contents inside the supervisor's view)
         self.areas = [(area["path"], area["name"]) for area in config["areas"]]
         self.writable_root = any(path == "/" for path, _name in self.areas)
+        self.root_binds = [tuple(bind) for bind in config["root_binds"]]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def serve(self):
@@ -80,8 +81,17 @@ class Supervisor:
         for name in ("work", "tmp"):
             os.makedirs(os.path.join(self.rw_root, name), exist_ok=True)
         if self.writable_root:
-            copy_skeleton("/", os.path.join(self.rw_root, "root"), os.lstat("/").st_dev)
-            self.pinned = pinned_parents(self.config, os.path.join(self.rw_root, "root"))
+            root = os.path.join(self.rw_root, "root")
+            copy_skeleton("/", root, os.lstat("/").st_dev)
+            for path in self.config["root_copies"]:  # root's writable copy of /etc
+                remove_tree(root + path)
+                shutil.copytree(path, root + path, symlinks=True)
+            for path in self.config["root_shallow"]:  # /usr: new entries writable, the host's bound read-only
+                self.root_binds += copy_shallow(path, root + path)
+            for path, mode in self.config["root_dirs"]:
+                os.makedirs(os.path.join(root, path), exist_ok=True)
+                os.chmod(os.path.join(root, path), mode)
+            self.pinned = pinned_parents(self.config, root, self.root_binds)
         os.chmod(os.path.join(self.rw_root, "tmp"), 0o1777)
         self.send({"op": "ready"})
         self.top_up()
@@ -126,6 +136,12 @@ class Supervisor:
         args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
         # --disable-userns: commands cannot make namespaces of their own (less kernel surface).
         args += ["--new-session", "--disable-userns"]
+        if self.config["as_root"] is not None:
+            # uid 0 of the command's own user namespace (this supervisor's user outside it); its
+            # capabilities end at that namespace, which owns no mount: --disable-userns nests it.
+            args += ["--uid", "0", "--gid", "0"]
+            for capability in self.config["as_root"]:
+                args += ["--cap-add", capability]
         if self.writable_root:
             # "/" is the rw area's copy of the holder's root skeleton; the holder's mounts go on top.
             args += ["--bind", os.path.join(self.rw_root, "root"), "/"]
@@ -133,7 +149,7 @@ class Supervisor:
             # away and redirect where the next command's mounts land.
             for path in self.pinned:
                 args += ["--bind", os.path.join(self.rw_root, "root") + path, path]
-            for path, read_only in self.config["root_binds"]:
+            for path, read_only in self.root_binds:
                 args += ["--ro-bind" if read_only else "--bind", path, path]
         else:
             args += ["--ro-bind", "/", "/", "--tmpfs", "/.lemur"]
@@ -330,9 +346,9 @@ def close_all(fds):
             pass
 
 
-def pinned_parents(config, root):
+def pinned_parents(config, root, root_binds):
     """The directories above the mount points of a writable root (not ``/``), parents first."""
-    targets = [path for path, _read_only in config["root_binds"]] + list(config["writable_mounts"])
+    targets = [path for path, _read_only in root_binds] + list(config["writable_mounts"])
     targets += [area["path"] for area in config["areas"] if area["path"] != "/"]
     parents = set()
     for target in targets:
@@ -365,6 +381,28 @@ def copy_skeleton(source, target, device):
         else:
             open(path, "wb").close()
     os.chmod(target, stat.S_IMODE(os.lstat(source).st_mode))
+
+
+def copy_shallow(source, target):
+    """Make ``target`` a directory with ``source``'s entries as mount points; return their read-only binds.
+
+    Symbolic links are copied; directories and files become empty mount points of the same
+    kind, which each command's bubblewrap binds over with the holder's (read-only) originals.
+    """
+    binds = []
+    os.makedirs(target, exist_ok=True)
+    for entry in sorted(os.scandir(source), key=lambda entry: entry.name):
+        path = os.path.join(target, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), path)
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            os.mkdir(path)
+        else:
+            open(path, "wb").close()
+        binds.append((entry.path, True))
+    os.chmod(target, stat.S_IMODE(os.lstat(source).st_mode))
+    return binds
 
 
 def make_removable(path):

@@ -115,6 +115,15 @@ class SandboxSpec:
             ``/backup.tar`` or ``/var/log``), kept on the session's ``disk_bytes`` area,
             restored by ``reset()`` and listed by ``changes()``; the system directories
             (``/usr``, ``/etc``, ...) and read-only mounts stay read-only.
+        run_as_root: ``False`` (default): commands run as an unprivileged user. ``True``
+            (``local`` backend only): commands run as uid 0 / gid 0 of their own user namespace,
+            mapped to the sandbox's unprivileged host user, with the capabilities Docker grants
+            a container by default (file ownership and permission overrides, ``kill`` inside the
+            sandbox) but none to mount or make namespaces; every limit still holds. With
+            ``writable_root`` the system directories become root's too: ``/etc`` is a writable
+            copy, new entries can be made in ``/usr`` (what it holds stays read-only: the host's
+            files cannot be owned by a namespace's root), and ``/root`` and ``/var`` exist; all of
+            it is restored by ``reset()``.
     """
 
     image: str | None = None
@@ -125,6 +134,7 @@ class SandboxSpec:
     network: bool = False
     limits: Limits = dataclasses.field(default_factory=Limits)
     writable_root: bool = False
+    run_as_root: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

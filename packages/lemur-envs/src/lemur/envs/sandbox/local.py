@@ -18,12 +18,22 @@ Layout of one session (see ``_supervisor.py`` for the inside):
   bounds the resident memory of all commands together; output and wall time are enforced here.
 - When the host runs as root, the sandbox runs as ``nobody`` (65534): root is exempt from
   RLIMIT_NPROC, and nobody cannot read root's files even if one were bound in.
+- With ``spec.run_as_root`` each command is uid 0 of its own user namespace (``--uid 0``), which
+  maps to that same host user, with Docker's default capabilities (``ROOT_CAPABILITIES``).
+  ``--disable-userns`` puts it in a nested namespace that owns no mount, so it cannot mount,
+  unmount or make namespaces; capabilities count only there, so RLIMIT_NPROC still binds (the
+  kernel exempts only the host's root and holders of CAP_SYS_RESOURCE/ADMIN over the host), and
+  DAC_OVERRIDE covers only files owned by the sandbox's own user (host files map to nobody).
+  With ``writable_root`` too, the root area gets root's system directories: a copy of the
+  prepared ``/etc`` (instead of its bind), ``/usr`` as a directory whose host entries are bound
+  read-only one by one (new entries may be made; the host's files cannot become a namespace
+  root's, so no copy-on-write below them), and an empty ``/root``, ``/var``, ``/home``...
 
 Known limits: background processes a command leaves behind are killed when it exits (start
 long-lived servers from an interactive shell); the sandbox uses the host's ``/usr`` (no
 images); memory is polled every 100 ms, so a burst between polls is bounded only per process.
 
-Size: about 550 lines, one session class and its control channel to the supervisor, which are
+Size: about 590 lines, one session class and its control channel to the supervisor, which are
 one protocol; the host-side bubblewrap arguments and checks live in ``_local_host``.
 """
 
@@ -44,6 +54,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lemur.envs.sandbox._local_host import (
+    ROOT_CAPABILITIES,
+    ROOT_SKELETON,
     check_reachable_by_others,
     drop_privileges,
     etc_staging,
@@ -208,7 +220,7 @@ class LocalSession(Session):
             args.append("--share-net")
         args += system_args()
         # One bind of a prepared /etc: every mount here is copied into each command's namespace.
-        args += ["--ro-bind", str(etc_staging(spec.workdir, spec.network)), "/etc"]
+        args += ["--ro-bind", str(etc_staging(self._home(), spec.network, spec.run_as_root)), "/etc"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
@@ -222,12 +234,21 @@ class LocalSession(Session):
         # holder binds over its read-only root is bound again on top of it, in the same order.
         root_binds = [[system[i + 2], True] for i in range(len(system)) if system[i] == "--ro-bind"]
         root_binds += [["/etc", True], *([mount.target, mount.read_only] for mount in spec.mounts)]
+        # Root's system directories: /etc is copied onto the root area instead of bound, and /usr
+        # is a directory there whose entries the supervisor binds read-only one by one.
+        root_system = spec.writable_root and spec.run_as_root
+        if root_system:
+            root_binds = [bind for bind in root_binds if bind[0] not in ("/etc", "/usr")]
         config = {
             "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
             "rw_root": _RW_ROOT,
             "snap_root": _SNAP_ROOT,
             "areas": ([{"path": "/", "name": "root"}] if spec.writable_root else []) + areas,
             "root_binds": root_binds if spec.writable_root else [],
+            "root_copies": ["/etc"] if root_system else [],
+            "root_shallow": ["/usr"] if root_system else [],
+            "root_dirs": list(ROOT_SKELETON) if root_system else [],
+            "as_root": list(ROOT_CAPABILITIES) if spec.run_as_root else None,
             "writable_mounts": [mount.target for mount in spec.mounts if not mount.read_only],
             "workdir": spec.workdir,
             "env": {**self._base_env(), **spec.env},
@@ -241,13 +262,17 @@ class LocalSession(Session):
         args += ["--chdir", "/", "/usr/bin/python3", "-I", "-S", "-c", _SUPERVISOR_SOURCE, json.dumps(config), str(fd)]
         return args
 
+    def _home(self) -> str:
+        """The home directory: ``/root`` for root on a writable root (where it exists), else the work dir."""
+        return "/root" if self.spec.run_as_root and self.spec.writable_root else self.spec.workdir
+
     def _base_env(self) -> dict[str, str]:
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "HOME": self.spec.workdir,
+            "HOME": self._home(),
             "LANG": "C.UTF-8",
             "TMPDIR": "/tmp",
-            "USER": "sandbox",
+            "USER": "root" if self.spec.run_as_root else "sandbox",
         }
 
     def _setup(self) -> None:
