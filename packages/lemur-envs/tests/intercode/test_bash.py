@@ -21,29 +21,42 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bash_replay import LOGS, replay_log
 
 # Why a replayed GPT-4 turn can score differently here than in InterCode's log (by more than 0.01).
-SYSTEM_DIRS = "system directories (/usr, /etc, ...) stay read-only; only the top level of / is writable here"
-BASH_VERSION = "bash 5.2 (Debian 12) words syntax errors and readline bindings unlike bash 5.1 (Ubuntu 22.04)"
-CLOCK = "clock: dates, load, and file ages (files are made at session start; InterCode's image was older)"
-USER = "the sandbox runs as nobody (uid 65534, HOME=/testbed), InterCode as root: ownership, permissions"
-WHOLE_ROOT = "the command walks all of /: the host's /usr, /proc and /sys differ (size, timeouts, unreadable)"
-SYSTEM = "system files and tools: the Debian host's /etc, /var and installed tools vs InterCode's Ubuntu image"
-DISK_USAGE = "disk usage: tmpfs vs overlayfs block accounting (du, find -size, ls -s)"
+# Commands run as root with /etc, /var, /root and new /usr entries writable (SandboxSpec.run_as_root),
+# so ownership, permissions and writes to system directories no longer differ.
+CLOCK = "clock/date: dates, load, calendars, file ages (files are made at session start; InterCode's image was older)"
 ORDER = "directory order: tmpfs vs overlayfs list entries in different orders (find, globs, tar, ls -U)"
-HOST = "host identity: host name, kernel, CPU count, environment variables"
-NETWORK = "no network in the sandbox (curl, wget, dig, ping)"
+DISK_USAGE = "df/disk: tmpfs vs overlayfs block accounting (du, find -size, ls -s)"
+NETWORK = "network: none in the sandbox (curl, wget, dig, ping)"
+BASH_VERSION = "tool version: bash 5.2 (Debian 12) words syntax errors and readline bindings unlike 5.1 (Ubuntu 22.04)"
+TOOLS = "tool presence: the Debian host has tools InterCode's Ubuntu image lacked (xxd 9.0, c++ of g++ 12)"
+WHOLE_ROOT = (
+    "other, host tree: the command walks all of /: the host's /usr (other packages, and root-only directories such as"
+    " /usr/share/polkit-1/rules.d, which the sandbox's root cannot read: they are the host root's), /proc and /sys"
+    " differ (size, timeouts, errors)"
+)
+SYSTEM = (
+    "other, system files: InterCode's Ubuntu image had other /etc files, logs in /var/log, and other entries at /"
+    " (its setup script, lib32, libx32, sys), which the gold or the agent read"
+)
+HOST = "other, host identity: host name, kernel, CPU count, environment variables, process list"
+INTERCODE_RESET = (
+    "other, InterCode's reset: git reset --hard; git clean -fd keeps git-ignored paths (/root, /var, ...), so its gold"
+    " container kept the first gold run's ~/newlinks and later runs linked into /workspace; here each run starts clean"
+)
 
 #: ``(file_system, task_id): causes`` of every task with a replayed turn off by more than 0.01
 #: (from full replays on this machine; each turn checked by its action, our and the logged output).
+#: Turns within 0.01 (``bash_replay.py``): fs 1 324/401, fs 2 270/310, fs 3 292/334, fs 4 89/131 (975/1176);
+#: clock-dependent turns vary by a few from run to run.
 KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (1, 6): (BASH_VERSION, HOST),
     (1, 7): (BASH_VERSION,),
     (1, 11): (CLOCK,),
     (1, 12): (CLOCK,),
-    (1, 17): (SYSTEM,),
-    (1, 21): (USER,),
-    (1, 30): (ORDER, USER, WHOLE_ROOT),
-    (1, 38): (SYSTEM,),
-    (1, 46): (CLOCK,),
+    (1, 17): (TOOLS,),
+    (1, 21): (WHOLE_ROOT,),
+    (1, 30): (ORDER, WHOLE_ROOT),
+    (1, 46): (SYSTEM, CLOCK),
     (1, 47): (CLOCK,),
     (1, 51): (DISK_USAGE,),
     (1, 55): (WHOLE_ROOT,),
@@ -51,7 +64,6 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (2, 2): (ORDER,),
     (2, 12): (WHOLE_ROOT,),
     (2, 18): (CLOCK,),
-    (2, 30): (USER,),
     (2, 32): (CLOCK,),
     (2, 37): (BASH_VERSION, CLOCK),
     (2, 42): (CLOCK,),
@@ -65,18 +77,20 @@ KNOWN_REPLAY_MISMATCHES: dict[tuple[int, int], tuple[str, ...]] = {
     (3, 20): (DISK_USAGE,),
     (3, 22): (DISK_USAGE,),
     (3, 24): (WHOLE_ROOT,),
-    (3, 32): (SYSTEM_DIRS,),
-    (3, 42): (BASH_VERSION,),
+    # The gold (`ls -p | ... | xargs md5sum` at /) lists the entries of /; with Ubuntu's (boot, home,
+    # ... as here) the output similarity rounds to 0.00, InterCode logged 0.01: its / held more.
+    (3, 28): (SYSTEM,),
+    (3, 42): (INTERCODE_RESET, BASH_VERSION),
     (3, 43): (ORDER,),
     (4, 1): (NETWORK,),
-    (4, 2): (ORDER, SYSTEM),
+    (4, 2): (TOOLS,),
     (4, 4): (HOST,),
     (4, 5): (HOST,),
     (4, 9): (BASH_VERSION,),
     (4, 10): (WHOLE_ROOT,),
-    (4, 11): (USER,),
+    (4, 11): (WHOLE_ROOT,),
     (4, 12): (NETWORK,),
-    (4, 21): (USER,),
+    (4, 21): (CLOCK,),
     (4, 25): (HOST,),
 }
 
@@ -244,6 +258,22 @@ def test_top_level_of_root_is_writable_tracked_and_reset(fs1_env):
     fs1_env.reset(options={"task_id": 0})
     assert "/new.txt" not in fs1_env.fs.manifest()
     assert fs1_env.step("ls /new.txt /var")[4]["action_executed"] is False
+
+
+def test_commands_run_as_root_and_system_writes_reset(fs1_env):
+    fs1_env.reset(options={"task_id": 0})
+    hosts = fs1_env.step("cat /etc/hosts")[0]
+    # InterCode's docker exec ran as root: ownership shows root, and permissions do not stop it.
+    observation = fs1_env.step("whoami; echo ~; stat -c '%U:%G' /testbed/Hello.java; chmod 000 /testbed/Hello.java")[0]
+    assert observation.splitlines() == ["root", "/root", "root:root"], observation
+    assert fs1_env.step("cat /testbed/Hello.java")[4]["action_executed"]
+    action = "echo 10.0.0.1 db >> /etc/hosts && cp -r /testbed /usr && mkdir -p /var/log/x /root/y && echo done"
+    assert fs1_env.step(action)[0] == "done\n"
+    # /etc, /usr, /var and /root are git-ignored in InterCode: nothing of this counts in the reward.
+    assert not any(path.startswith(("/etc/", "/usr/", "/var/", "/root/")) for path in fs1_env.fs.manifest())
+    fs1_env.reset(options={"task_id": 0})
+    assert fs1_env.step("cat /etc/hosts")[0] == hosts
+    assert fs1_env.step("ls -d /usr/testbed /var/log/x /root/y")[4]["action_executed"] is False
 
 
 def test_reset_restores_a_second_root_exactly(shared_data):

@@ -37,15 +37,16 @@ working directory carries over, variables do not; what the GPT-4 logs were recor
 ``"persistent"`` runs the episode's actions in one long-lived bash (variables, functions and
 ``cd`` carry over; the action runs as typed). Gold commands always run the InterCode way.
 
-Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`` backend the
-top level of ``/`` is writable as InterCode's container root was (``/backup1.tar``, new
-directories; tracked as InterCode's git at ``/`` would), but the system directories (``/usr``,
-``/etc``, ...) stay read-only; on ``docker`` only the task directories (fs 3 has two:
-``/workspace`` and ``/backup``) and ``/tmp`` are writable. Commands run as an unprivileged user
-on the host's Debian tools rather than as root on Ubuntu.
+Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`` backend
+commands run as root (of their own user namespace, no real privileges) and the top level of
+``/`` is writable as InterCode's container root was (``/backup1.tar``, new directories; tracked
+as InterCode's git at ``/`` would), with root's ``/etc``, ``/var``, ``/root`` and new entries in
+``/usr`` (whose contents stay the host's, read-only); on ``docker`` commands run as an
+unprivileged user and only the task directories (fs 3 has two: ``/workspace`` and ``/backup``)
+and ``/tmp`` are writable. Tools are the host's (Debian), not InterCode's Ubuntu image's.
 
 Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is within 0.01 of
-InterCode's log): fs 1 319/401, fs 2 271/310, fs 3 305/334, fs 4 89/131 (984/1176, 84%); gold
+InterCode's log): fs 1 324/401, fs 2 270/310, fs 3 292/334, fs 4 89/131 (975/1176, 83%); gold
 commands score 1.0 on 198 of 200 tasks (the other two print the clock). The remaining
 differences and their causes are listed in ``tests/intercode/test_bash.py``.
 
@@ -119,6 +120,7 @@ class InterCodeBashEnv(gymnasium.Env):
                 setup=setup,
                 persistent_shell=persistent,
                 writable_root=self.backend == "local",
+                run_as_root=self.backend == "local",
             )
         return self.fs
 
