@@ -175,16 +175,25 @@ def test_sft_build_masks_prompts_and_stats_match_table_1_columns(
         matched.add(reply)
     assert len(matched) == 50
 
+    # Recipe mode counts the raw source (all 164, before `instances`), and says so; the build
+    # directory gives the 50 that were built, each checked against the tokenizer here.
     result = run_lemur("data", "stats", str(recipe_file))
     assert result.returncode == 0, result.stderr
-    fields = next(x for x in result.stdout.splitlines() if x.startswith("humaneval")).split()
-    prompts = tokenizer.encode_batch([p["prompt"] for p in problems], add_special_tokens=False)
-    solutions = tokenizer.encode_batch([p["canonical_solution"] for p in problems], add_special_tokens=False)
-    assert fields[1:3] == [f"{len(problems):,}", "1.00"]
-    assert float(fields[3].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in prompts]), abs=0.006)
-    assert float(fields[4].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in solutions]), abs=0.006)
-    published = next(x for x in result.stdout.splitlines() if x.strip().startswith("humaneval (paper)")).split()
-    assert published[2:] == ["164", "1.00", "130.50", "-"]
+    assert "raw source, before `instances` sampling" in result.stdout.splitlines()[0]
+    by_solution = {p["canonical_solution"] + "<|im_end|>\n": p for p in problems}
+    for text, chosen in ((result.stdout, problems), (None, [by_solution[reply] for reply in matched])):
+        if text is None:
+            built = run_lemur("data", "stats", str(out))
+            assert built.returncode == 0, built.stderr
+            text = built.stdout
+        fields = next(x for x in text.splitlines() if x.startswith("humaneval")).split()
+        prompts = tokenizer.encode_batch([p["prompt"] for p in chosen], add_special_tokens=False)
+        solutions = tokenizer.encode_batch([p["canonical_solution"] for p in chosen], add_special_tokens=False)
+        assert fields[1:4] == ["50", f"{len(chosen):,}", "1.00"]
+        assert float(fields[4].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in prompts]), abs=0.006)
+        assert float(fields[5].replace(",", "")) == pytest.approx(np.mean([len(e.ids) for e in solutions]), abs=0.006)
+        published = next(x for x in text.splitlines() if x.strip().startswith("humaneval (paper)")).split()
+        assert published[2:] == ["-", "164", "1.00", "130.50", "-", "100.00", "-"]
 
     recipe["sources"][0]["paper"] = {"turns": 2}
     recipe_file.write_text(yaml.safe_dump(recipe))

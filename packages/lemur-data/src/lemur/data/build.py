@@ -111,8 +111,10 @@ class SourceShardTask:
 
     def __call__(self, rank: int, world_size: int) -> dict[str, Any]:
         """Build the shard of ``rank`` (skipped if already published) and return its statistics."""
+        from lemur.data.executors import track_progress
         from lemur.data.packing import PackStep
         from lemur.data.shards import ShardWriter
+        from lemur.data.stats import RANK_STATS_KEY, ConversationTally, token_counter
         from lemur.data.tokenize import TokenizeStep
 
         recipe = self.recipe
@@ -123,6 +125,9 @@ class SourceShardTask:
             return {"source": spec.name, "shard": shard, "reused": True}
         records, steps = self.records(spec, shard)
         tokenize = TokenizeStep(recipe.tokenizer)
+        # Table 1's columns of what this rank keeps, for `lemur data stats OUT` (conversations only).
+        table1 = ConversationTally(token_counter(tokenize.encoder.tokenizer))
+        records = table1.run(records)
         pack = PackStep(recipe.seq_len, recipe.window, sources=[spec.name])
         writer = ShardWriter(
             path,
@@ -131,15 +136,19 @@ class SourceShardTask:
             sources=[spec.name],
             metadata={"recipe": recipe.name, "tokenizer": recipe.tokenizer, "seed": recipe.seed, "shard": shard},
         )
-        for batch in pack.run(tokenize.run(records, shard, recipe.tasks_per_source), shard, recipe.tasks_per_source):
+        tokenized = track_progress(tokenize.run(records, shard, recipe.tasks_per_source), lambda d: len(d.tokens))
+        for batch in pack.run(tokenized, shard, recipe.tasks_per_source):
             writer.write(batch, list(pack.sources))
         index = writer.close()
-        return {
+        result = {
             "source": spec.name,
             "shard": shard,
             "rows": index["rows"],
             "steps": {step.name: dict(step.stats) for step in [*steps, tokenize, pack]},
         }
+        if table1.stats.instances:
+            result[RANK_STATS_KEY] = table1.stats.as_dict()
+        return result
 
 
 def _check_out_dir(recipe: Recipe, out: Path) -> None:

@@ -6,6 +6,7 @@ Imports only click at module level, so ``lemur --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -17,7 +18,19 @@ import click
 @click.option(
     "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where shards run."
 )
-@click.option("--workers", type=int, default=None, help="Parallel shards (default: CPU count).")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Parallel shards (default: CPU count); with --executor ray, the CPUs of the local Ray instance it "
+    "starts (unused when it joins a cluster).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="With --executor ray: the cluster to join ('auto', 'ray://head:10001'); default: $RAY_ADDRESS if set, "
+    "else a local Ray instance. OUT must be on storage every node can write.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option(
     "--format",
@@ -29,7 +42,13 @@ import click
     "OUT/conversations.jsonl for `lemur train sft` (tokenized there with its chat template).",
 )
 def build_command(
-    recipe_path: Path, out: Path, executor: str, workers: int | None, no_progress: bool, output_format: str
+    recipe_path: Path,
+    out: Path,
+    executor: str,
+    workers: int | None,
+    ray_address: str | None,
+    no_progress: bool,
+    output_format: str,
 ) -> None:
     """Build a recipe: sources → steps → tokenize → pack → memory-mapped shards → mixture.
 
@@ -38,6 +57,10 @@ def build_command(
     from lemur.data.mixture import load_recipe
 
     recipe = load_recipe(recipe_path)
+    if ray_address is not None:
+        if executor != "ray":
+            raise click.UsageError("--ray-address needs --executor ray")
+        os.environ["RAY_ADDRESS"] = ray_address  # ray.init() joins the cluster it names
     if output_format == "conversations":
         from lemur.data.conversations import export_conversations
 
@@ -57,67 +80,90 @@ def build_command(
 
 @click.command("stats")
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--limit", type=int, default=None, help="Recipe mode: read at most this many documents per source.")
-def stats_command(target: Path, limit: int | None) -> None:
-    """Print statistics of TARGET: a build directory (realised mixture vs the recipe) or a recipe
-    file (Table 1 columns per conversation source: instances, average rounds, prompt and completion lengths,
-    with the paper's published figures beneath a source whose recipe entry gives them under `paper`)."""
-    import itertools
+@click.option(
+    "--realised",
+    is_flag=True,
+    help="Recipe mode: count what a build keeps, after `instances` sampling and every step of the recipe: "
+    "runs `lemur data build --format conversations` into a temporary directory (as slow as the steps). "
+    "Default: the raw sources.",
+)
+@click.option("--limit", type=int, default=None, help="Recipe mode, raw: read at most this many documents per source.")
+@click.option("--workers", type=int, default=None, help="Recipe mode, --realised: parallel shards (default: CPUs).")
+def stats_command(target: Path, realised: bool, limit: int | None, workers: int | None) -> None:
+    """Print statistics of TARGET, a build directory or a recipe file.
 
-    from lemur.data.stats import check_target, conversation_stats, format_table, mixture_report, token_counter
+    \b
+    - Weighted (pre-training) build: the realised mixture against the recipe's weights.
+    - SFT build (packed, or --format conversations): per source, Table 1's columns (instances,
+      average rounds, prompt and completion lengths in tokens per round) of what was built, and
+      each source's share of instances and tokens, with the recipe's `paper` figures beneath.
+    - Recipe file: the same columns for the RAW sources, before `instances` sampling and the
+      recipe's steps (Table 1 counts after cleaning, so compare with --realised, which applies them).
+    """
+    from lemur.data.stats import (
+        SFT_HEADER,
+        build_conversation_stats,
+        check_target,
+        format_table,
+        mixture_report,
+        recipe_conversation_stats,
+        sft_table,
+    )
 
     if check_target(target) == "build":
-        report = mixture_report(target)
-        header = [
-            "source",
-            "group",
-            "recipe %",
-            "realised rows %",
-            "realised tokens %",
-            "rows",
-            "epochs",
-            "paper epochs",
-        ]
-        rows = [
-            [
-                r["source"],
-                r["group"],
-                r["weight"],
-                r["row_share"],
-                r["token_share"],
-                r["rows"],
-                r["epochs"],
-                r["recipe_epochs"] or "-",
-            ]
-            for r in report
-        ]
-        click.echo(format_table(header, rows))
+        if realised or limit is not None or workers is not None:
+            raise click.UsageError(
+                "--realised, --limit and --workers are for a recipe file; a build is counted as built"
+            )
+        if (target / "mixture" / "index.json").is_file():
+            _print_mixture(mixture_report(target), format_table)
+            return
+        for number, (layout, recipe, stats, tokens) in enumerate(build_conversation_stats(target)):
+            if number:
+                click.echo()
+            basis = (
+                "packed tokens (chat template, BOS/EOS included)"
+                if layout == "packed"
+                else "prompt + completion tokens"
+            )
+            where = target / "conversations.jsonl" if layout == "conversations" else target / "sources"
+            click.echo(f"{where}: {layout} SFT build of recipe {recipe.name!r}, as built; tokens % of {basis}")
+            click.echo(format_table(SFT_HEADER, sft_table(recipe, stats, tokens)))
         return
-    from lemur.data.build import SourceShardTask
     from lemur.data.mixture import load_recipe
 
     recipe = load_recipe(target)
-    count = token_counter(recipe.tokenizer)
-    task = SourceShardTask(recipe.model_copy(update={"tasks_per_source": 1}), "")
-    rows = []
-    for spec in recipe.sources:
-        documents = itertools.islice(task.documents(spec, 0), limit)
-        result = conversation_stats(documents, count)
-        rows.append(
-            [
-                spec.name,
-                result.instances,
-                result.average_rounds,
-                result.average_prompt_length,
-                result.average_completion_length,
-            ]
+    stats = recipe_conversation_stats(recipe, realised=realised, limit=limit, workers=workers)
+    if realised:
+        click.echo(
+            f"recipe {recipe.name!r}: realised, after `instances` sampling and the recipe's steps "
+            "(as `lemur data build --format conversations` keeps them)"
         )
-        if spec.paper:
-            figures = ("instances", "rounds", "prompt_len", "completion_len")
-            published = [spec.paper.get(key, "-") for key in figures]
-            published[0] = int(published[0]) if isinstance(published[0], float) else published[0]
-            rows.append([f"  {spec.name} (paper)", *published])
-    click.echo(format_table(["source", "instances", "avg rounds", "avg prompt len", "avg completion len"], rows))
+    else:
+        read = f"the first {limit:,} documents of each " if limit is not None else ""
+        click.echo(
+            f"recipe {recipe.name!r}: {read}raw source, before `instances` sampling and the recipe's steps "
+            "(--realised applies them)"
+        )
+    click.echo(format_table(SFT_HEADER, sft_table(recipe, stats, {name: s.tokens for name, s in stats.items()})))
+
+
+def _print_mixture(report: list[dict], format_table) -> None:
+    header = ["source", "group", "recipe %", "realised rows %", "realised tokens %", "rows", "epochs", "paper epochs"]
+    rows = [
+        [
+            r["source"],
+            r["group"],
+            r["weight"],
+            r["row_share"],
+            r["token_share"],
+            r["rows"],
+            r["epochs"],
+            r["recipe_epochs"] or "-",
+        ]
+        for r in report
+    ]
+    click.echo(format_table(header, rows))
 
 
 @click.command("build-tokenizer")

@@ -222,11 +222,16 @@ def open_dataset(path: str | Path) -> Any:
     """The rows under ``path``: a :class:`MixtureDataset` for a weighted build, else a ``PackedDataset``.
 
     Raises:
-        LemurError: Nothing packed is there.
+        LemurError: Nothing packed is there (one that holds only a ``--format conversations`` build says so).
     """
     from lemur.data.shards import PackedDataset
 
     path = Path(path)
     if (path / "mixture" / "index.json").is_file():
         return MixtureDataset(path)
+    if (path / "conversations.jsonl").is_file() and not any(path.rglob("index.json")):
+        raise LemurError(
+            f"{path} holds conversations (`lemur data build --format conversations`), not packed shards: "
+            f"use {path / 'conversations.jsonl'}, or build packed shards (the default --format)"
+        )
     return PackedDataset(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +50,50 @@ class ConversationStats:
         """Completion tokens per round."""
         return self.completion_tokens / self.rounds if self.rounds else 0.0
 
+    def as_dict(self) -> dict[str, int]:
+        """The four totals, JSON-able (as a build records them per rank)."""
+        return dataclasses.asdict(self)
 
-def conversation_stats(documents: Iterable[Document], count_tokens: Any, batch_size: int = 256) -> ConversationStats:
-    """Compute :class:`ConversationStats` over the conversations among ``documents``.
+    def add(self, other: ConversationStats | dict[str, int]) -> None:
+        """Add another set's totals (a :class:`ConversationStats` or its :meth:`as_dict`)."""
+        values = other if isinstance(other, dict) else other.as_dict()
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + int(values.get(field.name, 0)))
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ConversationTally:
+    """Counts :class:`ConversationStats` of conversations as they stream past.
 
     Args:
-        documents: Documents; those without a ``messages`` list are ignored.
         count_tokens: ``f(list[str]) -> list[int]``, token counts without BOS/EOS.
         batch_size: Conversations per call of ``count_tokens``.
     """
-    stats = ConversationStats()
-    batch: list[list[dict[str, str]]] = []
 
-    def flush() -> None:
+    def __init__(self, count_tokens: Any, batch_size: int = 256):
+        self.count_tokens = count_tokens
+        self.batch_size = batch_size
+        self.stats = ConversationStats()
+        self._batch: list[list[dict[str, str]]] = []
+
+    def add(self, document: Document) -> None:
+        """Count ``document`` if it is a conversation (a non-empty ``metadata["messages"]`` list)."""
+        messages = document.metadata.get("messages")
+        if isinstance(messages, list) and messages:
+            self._batch.append(messages)
+            if len(self._batch) >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> ConversationStats:
+        """Count the buffered conversations; returns the totals so far."""
+        batch, self._batch = self._batch, []
         texts = [m["content"] for conversation in batch for m in conversation]
-        lengths = iter(count_tokens(texts)) if texts else iter(())
+        lengths = iter(self.count_tokens(texts)) if texts else iter(())
+        stats = self.stats
         for conversation in batch:
             prompt, rounds = 0, 0
             for message in conversation:
@@ -79,16 +108,28 @@ def conversation_stats(documents: Iterable[Document], count_tokens: Any, batch_s
             if rounds:
                 stats.instances += 1
                 stats.rounds += rounds
-        batch.clear()
+        return stats
 
+    def run(self, documents: Iterable[Document]) -> Iterator[Document]:
+        """Yield ``documents`` unchanged, counting the conversations among them (totals final at the end)."""
+        for document in documents:
+            self.add(document)
+            yield document
+        self.flush()
+
+
+def conversation_stats(documents: Iterable[Document], count_tokens: Any, batch_size: int = 256) -> ConversationStats:
+    """Compute :class:`ConversationStats` over the conversations among ``documents``.
+
+    Args:
+        documents: Documents; those without a ``messages`` list are ignored.
+        count_tokens: ``f(list[str]) -> list[int]``, token counts without BOS/EOS.
+        batch_size: Conversations per call of ``count_tokens``.
+    """
+    tally = ConversationTally(count_tokens, batch_size)
     for document in documents:
-        messages = document.metadata.get("messages")
-        if isinstance(messages, list) and messages:
-            batch.append(messages)
-            if len(batch) >= batch_size:
-                flush()
-    flush()
-    return stats
+        tally.add(document)
+    return tally.flush()
 
 
 def token_counter(tokenizer: Any) -> Any:
@@ -102,6 +143,161 @@ def token_counter(tokenizer: Any) -> Any:
         return [len(e.ids) for e in encode(texts, add_special_tokens=False)]
 
     return count
+
+
+#: Key of a packed build's per-rank statistics that holds the rank's :meth:`ConversationStats.as_dict`.
+RANK_STATS_KEY = "conversation_stats"
+
+#: Header of :func:`sft_table`.
+SFT_HEADER = [
+    "source",
+    "recipe instances",
+    "instances",
+    "avg rounds",
+    "avg prompt len",
+    "avg completion len",
+    "instances %",
+    "tokens %",
+]
+
+
+def recipe_conversation_stats(
+    recipe: Any, realised: bool = False, limit: int | None = None, workers: int | None = None
+) -> dict[str, ConversationStats]:
+    """:class:`ConversationStats` per source of ``recipe``, of the raw sources or of what a build keeps.
+
+    Args:
+        recipe: A :class:`lemur.data.mixture.Recipe`.
+        realised: False: every document of the raw source (before ``instances`` sampling and
+            steps). True: what ``lemur data build --format conversations`` keeps after sampling
+            and every step: that build is run into a temporary directory and counted.
+        limit: Raw mode only: read at most this many documents per source.
+        workers: Realised mode: parallel shards of the build (default: CPU count).
+
+    Raises:
+        LemurError: ``limit`` is given with ``realised``, or a source or step is invalid.
+    """
+    import itertools
+    import tempfile
+
+    from lemur.data.build import SourceShardTask
+
+    if realised and limit is not None:
+        raise LemurError("--limit reads part of the raw source, so it cannot be combined with --realised")
+    if realised:
+        from lemur.data.conversations import export_conversations
+
+        with tempfile.TemporaryDirectory(prefix="lemur-stats-") as folder:
+            export_conversations(recipe, folder, workers=workers, progress=False)
+            (_, _, stats, _) = build_conversation_stats(folder)[-1]
+        return stats
+    count = token_counter(recipe.tokenizer)
+    task = SourceShardTask(recipe.model_copy(update={"tasks_per_source": 1}), "")
+    return {
+        spec.name: conversation_stats(itertools.islice(task.documents(spec, 0), limit), count)
+        for spec in recipe.sources
+    }
+
+
+def build_conversation_stats(out: str | Path) -> list[tuple[str, Any, dict[str, ConversationStats], dict[str, int]]]:
+    """Per-source :class:`ConversationStats` and token counts of an unweighted (SFT) build.
+
+    Returns one ``(layout, recipe, stats by source, tokens by source)`` per layout found in
+    ``out``: ``"packed"`` (figures recorded by each rank while building; tokens are the packed
+    tokens, chat template and BOS/EOS included) and ``"conversations"`` (counted here from
+    ``conversations.jsonl`` with the recipe's tokenizer; tokens are prompt plus completion tokens).
+
+    Raises:
+        LemurError: ``out`` holds neither layout, or a packed rank did not record its figures.
+    """
+    from lemur.data.conversations import CONVERSATIONS_FILE
+    from lemur.data.mixture import Recipe
+    from lemur.data.shards import PackedDataset
+
+    out = Path(out)
+    recipe = Recipe.model_validate(json.loads((out / "recipe.json").read_text(encoding="utf-8")))
+    names = [spec.name for spec in recipe.sources]
+    found = []
+    if (out / "sources").is_dir() and any((out / "sources").rglob("index.json")):
+        stats = {name: ConversationStats() for name in names}
+        for path in sorted((out / "logs" / "stats").glob("*.json")):
+            rank = json.loads(path.read_text(encoding="utf-8"))
+            if rank.get("source") not in stats:
+                continue
+            if RANK_STATS_KEY not in rank:
+                raise LemurError(
+                    f"{path}: this rank recorded no conversation statistics (built by an older Lemur, or its shard "
+                    f"was reused); count them with `lemur data stats RECIPE.yaml --realised` instead"
+                )
+            stats[rank["source"]].add(rank[RANK_STATS_KEY])
+        tokens = {}
+        for name in names:
+            folder = out / "sources" / name
+            tokens[name] = sum(PackedDataset(folder).tokens_per_source().values()) if folder.is_dir() else 0
+        found.append(("packed", recipe, stats, tokens))
+    merged = out / CONVERSATIONS_FILE
+    if merged.is_file():
+        count = token_counter(recipe.tokenizer)
+        tallies = {name: ConversationTally(count) for name in names}
+        with open(merged, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                tally = tallies.get(record.get("source"))
+                if tally is not None:
+                    tally.add(Document(str(record.get("id", "")), "", {"messages": record["messages"]}))
+        stats = {name: tally.flush() for name, tally in tallies.items()}
+        found.append(("conversations", recipe, stats, {name: s.tokens for name, s in stats.items()}))
+    if not found:
+        raise LemurError(
+            f"{out}: no built shards (sources/) or conversations ({CONVERSATIONS_FILE}) yet; "
+            "run `lemur data build` (optionally with --format conversations) first"
+        )
+    return found
+
+
+def sft_table(recipe: Any, stats: dict[str, ConversationStats], tokens: dict[str, int]) -> list[list[Any]]:
+    """Rows under :data:`SFT_HEADER`: per source the measured Table 1 columns and shares of instances
+    and tokens, then, where the recipe gives them, the paper's figures (``paper:``) with the shares
+    they imply (tokens = instances x rounds x (prompt + completion length))."""
+    total_instances = sum(s.instances for s in stats.values()) or 1
+    total_tokens = sum(tokens.values()) or 1
+    papers = {spec.name: spec.paper for spec in recipe.sources if spec.paper}
+    paper_instances = {name: p["instances"] for name, p in papers.items() if "instances" in p}
+    figures = ("instances", "rounds", "prompt_len", "completion_len")
+    paper_tokens = {
+        name: p["instances"] * p["rounds"] * (p["prompt_len"] + p["completion_len"])
+        for name, p in papers.items()
+        if all(key in p for key in figures)
+    }
+    rows: list[list[Any]] = []
+    for spec in recipe.sources:
+        measured = stats[spec.name]
+        rows.append(
+            [
+                spec.name,
+                spec.instances if spec.instances is not None else "all",
+                measured.instances,
+                measured.average_rounds,
+                measured.average_prompt_length,
+                measured.average_completion_length,
+                100 * measured.instances / total_instances,
+                100 * tokens.get(spec.name, 0) / total_tokens,
+            ]
+        )
+        if spec.paper:
+            published: list[Any] = [spec.paper.get(key, "-") for key in figures]
+            if isinstance(published[0], float) and published[0].is_integer():
+                published[0] = int(published[0])
+            share = (
+                100 * paper_instances[spec.name] / sum(paper_instances.values())
+                if spec.name in paper_instances
+                else "-"
+            )
+            token_share = (
+                100 * paper_tokens[spec.name] / sum(paper_tokens.values()) if spec.name in paper_tokens else "-"
+            )
+            rows.append([f"  {spec.name} (paper)", "-", *published, share, token_share])
+    return rows
 
 
 def mixture_report(out: str | Path) -> list[dict[str, Any]]:
