@@ -30,9 +30,11 @@ def sft_recipe(tmp_path: Path, shared_data: Path) -> dict:
             {"role": "assistant", "content": problem["canonical_solution"]},
         ]
         humaneval.append({"id": problem["task_id"], "text": render(messages), "messages": messages})
-    # 164 rows: row i and its copy at 164 + i fall in the same of the 2 shards, so exact-dedup sees both.
-    rows = humaneval + [{**row, "id": row["id"] + "/copy"} for row in humaneval[:20]]
-    rows.append({"id": "plain", "text": "a plain-text document, not a conversation"})
+    # Row i is at position i and its copy at 165 + i, so they fall in different ones of the 2 shards:
+    # exact-dedup compares every shard (the build's global dedup), not one shard at a time, and keeps
+    # whichever is first in (shard, position) order: the original for even i, the copy for odd i.
+    rows = [*humaneval, {"id": "plain", "text": "a plain-text document, not a conversation"}]
+    rows += [{**row, "id": row["id"] + "/copy"} for row in humaneval[:20]]
     mbpp = []
     for line in (shared_data / "mbpp" / "mbpp.jsonl").read_text(encoding="utf-8").splitlines()[:500]:
         record = json.loads(line)
@@ -56,7 +58,7 @@ def sft_recipe(tmp_path: Path, shared_data: Path) -> dict:
                 "instances": 40,
             },
         ],
-        "_truth": {r["id"]: r["messages"] for r in humaneval + mbpp},
+        "_truth": {r["id"]: r["messages"] for r in rows + mbpp if "messages" in r},
     }
 
 
@@ -73,7 +75,9 @@ def test_conversations_are_sampled_filtered_mixed_and_exact(tmp_path: Path, sft_
         assert line["messages"] == truth[line["id"]]  # the source's messages, unchanged
         assert line["source"] == ("humaneval" if line["id"].startswith("HumanEval/") else "mbpp")
     ids = [line["id"] for line in lines]
-    assert len(set(ids)) == len(ids) and not any(i.endswith("/copy") for i in ids)  # duplicates removed
+    originals = [i.removesuffix("/copy") for i in ids if i.startswith("HumanEval/")]
+    assert len(set(originals)) == len(originals) == 164  # one of each duplicate pair kept
+    assert sorted(i for i in ids if i.endswith("/copy")) == sorted(f"HumanEval/{k}/copy" for k in range(1, 20, 2))
     assert sum(i.startswith("mbpp/") for i in ids) == 40
     assert sum(summary["ranks"][r]["not_conversations"] for r in (0, 1)) == 1
     removed = sum(summary["ranks"][r]["steps"]["exact-dedup"]["dropped"] for r in (0, 1))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from lemur.core.errors import LemurError
-from lemur.data.build import SourceShardTask, _check_out_dir
+from lemur.data.build import SourceShardTask, _check_out_dir, check_build, dedup_executor, global_dedup
 from lemur.data.mixture import Recipe
 
 #: File name of the merged conversations inside a build directory.
@@ -147,11 +147,14 @@ def export_conversations(
             "all of a source), not weighted pre-training mixtures; remove the weights or build packed shards"
         )
     out = Path(out)
-    _check_out_dir(recipe, out)
+    check_build(recipe, out, workers, tokenizer=False)
     tasks = len(recipe.sources) * recipe.tasks_per_source
     runner = make_executor(executor, tasks, out / "logs" / "conversations", workers=workers, progress=progress)
+    keys_runner = dedup_executor(recipe, out, executor, workers, progress)
+    _check_out_dir(recipe, out)
     skipped = sorted(rank for rank in runner.completed() if rank < tasks)
-    stats = runner.run(ConversationShardTask(recipe, str(out)))
+    global_dedup(recipe, out, keys_runner, set(skipped))  # dedup steps compare all shards (see lemur.data.build)
+    stats = runner.run(ConversationShardTask(recipe, str(out), global_dedup=keys_runner is not None))
     count = merge_conversations(recipe, out)
     if count == 0:
         raise LemurError(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import abc
 import collections
 import importlib.util
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 from lemur.core.errors import MissingDependencyError
 
@@ -64,3 +66,25 @@ class Filter(PipelineStep):
                 self.stats["dropped"] += 1
                 if reason:
                     self.stats[f"dropped_{reason}"] += 1
+
+
+class DedupStep(PipelineStep):
+    """A deduplication step that ``lemur data build`` can run over every shard at once.
+
+    :meth:`run` deduplicates what it is given (one shard). For a sharded build the work is
+    split: :meth:`keys` turns each shard's texts into one fixed-width row per document
+    (digests, MinHash signatures, embeddings), and :meth:`duplicate_rows` decides from the rows
+    of all shards together, in their global order, which documents go (every duplicate group
+    keeps its first member). Only the rows cross shard boundaries.
+    """
+
+    #: The ``dropped_<reason>`` counter of a dropped document.
+    drop_reason: ClassVar[str] = "duplicate"
+
+    @abc.abstractmethod
+    def keys(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text (a 2-D array), comparable across shards and runs with the same options."""
+
+    @abc.abstractmethod
+    def duplicate_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Sorted indices of the rows of ``keys`` (all documents, in global order) to drop."""

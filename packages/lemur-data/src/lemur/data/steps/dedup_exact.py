@@ -18,7 +18,7 @@ import numpy as np
 
 from lemur.core.errors import ConfigError
 from lemur.data.records import Document
-from lemur.data.steps.base import PipelineStep
+from lemur.data.steps.base import DedupStep
 
 _SPACE = re.compile(r"\s+")
 MODES = ("exact", "simple")
@@ -69,10 +69,12 @@ def cross_shard_duplicates(shards: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.sort(position[duplicate & (owner == shard)]) for shard in range(len(shards))]
 
 
-class ExactDedup(PipelineStep):
+class ExactDedup(DedupStep):
     """Drops documents whose text repeats an earlier one in the same shard.
 
-    Memory: one 16-byte digest per distinct document seen.
+    Memory: one 16-byte digest per distinct document seen. In a sharded build (see
+    :class:`~lemur.data.steps.base.DedupStep`) the keys are the digests, and the first
+    occurrence over all shards is kept.
 
     Args:
         mode: ``simple`` (default: case and whitespace do not matter) or ``exact``.
@@ -82,12 +84,21 @@ class ExactDedup(PipelineStep):
     """
 
     name = "exact-dedup"
+    drop_reason = "exact_duplicate"
 
     def __init__(self, mode: Literal["simple", "exact"] = "simple") -> None:
         super().__init__()
         if mode not in MODES:
             raise ConfigError(f"exact-dedup: mode={mode!r} is not one of {', '.join(MODES)}")
         self.mode = mode
+
+    def keys(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' 16-byte digests as ``(n, 2)`` uint64 rows."""
+        return shard_digests(texts, self.mode)
+
+    def duplicate_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Rows whose digest equals an earlier row's."""
+        return cross_shard_duplicates([keys])[0]
 
     def run(self, records: Iterable[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         seen: set[bytes] = set()

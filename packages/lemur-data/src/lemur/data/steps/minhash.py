@@ -29,7 +29,7 @@ import numpy as np
 
 from lemur.core.errors import ConfigError
 from lemur.data.records import Document
-from lemur.data.steps.base import PipelineStep
+from lemur.data.steps.base import DedupStep
 
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
@@ -293,8 +293,11 @@ def near_duplicate_roots(signatures: np.ndarray, config: MinhashConfig) -> np.nd
     return cluster_roots(len(signatures), pairs)
 
 
-class MinhashDedup(PipelineStep):
+class MinhashDedup(DedupStep):
     """Drops near-duplicate documents of one shard, keeping the first of each cluster.
+
+    In a sharded build (see :class:`~lemur.data.steps.base.DedupStep`) the keys are the
+    signatures and the clusters span all shards.
 
     The shard's documents are held in memory until all are signed (signatures cost
     ``4 * num_perm`` bytes per document). Kept documents that had near-duplicates get
@@ -309,6 +312,7 @@ class MinhashDedup(PipelineStep):
     """
 
     name = "minhash-dedup"
+    drop_reason = "near_duplicate"
 
     def __init__(
         self,
@@ -323,6 +327,17 @@ class MinhashDedup(PipelineStep):
         super().__init__()
         self.config = MinhashConfig(shingle_size, num_perm, bands, rows, seed, verify_threshold)
         self.batch_size = batch_size
+
+    def keys(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' MinHash signatures, ``(n, num_perm)`` uint32."""
+        return MinHasher(self.config).signatures(list(texts))
+
+    def duplicate_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Rows that are not the first of their near-duplicate cluster."""
+        if not len(keys):
+            return np.empty(0, dtype=np.int64)
+        roots = near_duplicate_roots(keys, self.config)
+        return np.flatnonzero(roots != np.arange(len(roots)))
 
     def run(self, records: Iterable[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         hasher = MinHasher(self.config)

@@ -27,7 +27,7 @@ import numpy as np
 
 from lemur.core.errors import ConfigError, LemurError
 from lemur.data.records import Document
-from lemur.data.steps.base import PipelineStep
+from lemur.data.steps.base import DedupStep
 from lemur.data.steps.minhash import cluster_roots
 
 MODES = ("greedy", "component")
@@ -103,11 +103,13 @@ def greedy_duplicates(count: int, pairs: np.ndarray) -> np.ndarray:
     return np.flatnonzero(dropped)
 
 
-class SemanticDedup(PipelineStep):
+class SemanticDedup(DedupStep):
     """Drops documents whose embedding is too close (cosine > ``threshold``) to a kept one.
 
     The shard is embedded as a whole (``4 * 384`` bytes per document with MiniLM), then one
-    range search finds every close pair. Dropped documents are counted as
+    range search finds every close pair. In a sharded build (see
+    :class:`~lemur.data.steps.base.DedupStep`) the keys are the embeddings and the range
+    search covers all shards at once. Dropped documents are counted as
     ``dropped_semantic_duplicate``; kept ones with near copies get
     ``metadata["semantic_duplicates"]``.
 
@@ -125,6 +127,7 @@ class SemanticDedup(PipelineStep):
     """
 
     name = "semantic-dedup"
+    drop_reason = "semantic_duplicate"
     requires = (
         ("faiss", "lemur-data[semantic]"),
         ("sentence_transformers", "lemur-data[semantic]"),
@@ -164,11 +167,19 @@ class SemanticDedup(PipelineStep):
 
     def duplicates(self, texts: Sequence[str]) -> np.ndarray:
         """Sorted indices of the texts this step would drop."""
-        pairs, _ = similar_pairs(self.embed(texts), self.threshold)
+        return self.duplicate_rows(self.embed(texts))
+
+    def keys(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' unit-length embeddings, ``(n, dim)`` float32."""
+        return self.embed(texts)
+
+    def duplicate_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Rows dropped by ``mode`` given every row's embedding, in order."""
+        pairs, _ = similar_pairs(keys, self.threshold)
         if self.mode == "greedy":
-            return greedy_duplicates(len(texts), pairs)
-        roots = cluster_roots(len(texts), pairs)
-        return np.flatnonzero(roots != np.arange(len(texts)))
+            return greedy_duplicates(len(keys), pairs)
+        roots = cluster_roots(len(keys), pairs)
+        return np.flatnonzero(roots != np.arange(len(keys)))
 
     def run(self, records: Iterable[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         documents = list(records)
