@@ -132,7 +132,7 @@ class _ProgressPoller:
             path.unlink(missing_ok=True)
 
     def __call__(self) -> None:
-        documents = tokens = 0
+        documents = tokens = reported = 0
         for path in self.files:
             try:
                 counts = json.loads(path.read_text(encoding="utf-8"))
@@ -140,6 +140,9 @@ class _ProgressPoller:
                 continue
             documents += int(counts.get("documents", 0))
             tokens += int(counts.get("tokens", 0))
+            reported += 1
+        if not reported:  # a task that reports nothing (or has not yet): shards only
+            return
         rate = tokens / max(time.monotonic() - self.start, 1e-9)
         self.bar.set_postfix_str(f"{documents:,} docs, {_human(tokens)} tokens, {_human(rate)} tokens/s")
 
