@@ -6,6 +6,7 @@ Usage: ``python sft_worker.py CONFIG.json OUT.json``; only the main process writ
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def main() -> None:
     from accelerate import PartialState
     from accelerate.state import AcceleratorState
 
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false") == "true":
+        import deepspeed.ops
+
+        # DeepSpeed compiles its shared-memory all-reduce kernel (an inference fast path) on first use:
+        # a minute of CPU on a fresh machine. Training collectives go over the gloo group either way.
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
     config = SFTConfig.model_validate_json(Path(sys.argv[1]).read_text(encoding="utf-8"))
     result = fit(config, progress=False)
     state = PartialState()

@@ -15,7 +15,8 @@ train something other than what the launch config says:
   ``fsdp_cpu_ram_efficient_loading: false`` and ``fsdp_sync_module_states: false`` on CPU:
   Accelerate's plugin raises "There are currently no available devices found" for
   ``sync_module_states`` without a GPU.
-- DeepSpeed on CPU processes is refused with an error.
+- DeepSpeed on CPU processes is switched on the same way; DeepSpeed's CPU accelerator then
+  runs ZeRO over the gloo group (oneCCL, when installed, is DeepSpeed's first choice).
 """
 
 from __future__ import annotations
@@ -35,40 +36,53 @@ def requested_backend() -> str:
     return "default"
 
 
-def make_accelerator(mixed_precision: str, gradient_accumulation_steps: int) -> Any:
-    """An ``Accelerator`` for the launch this process belongs to, with FSDP honoured on CPU processes too.
+def make_accelerator(
+    mixed_precision: str, gradient_accumulation_steps: int, micro_batch_size: int, max_grad_norm: float | None
+) -> Any:
+    """An ``Accelerator`` for the launch this process belongs to, with FSDP and DeepSpeed honoured on CPU processes.
+
+    Under DeepSpeed the config's ``train_micro_batch_size_per_gpu`` (Accelerate would read it from a
+    prepared dataloader, which this trainer does not use) and an ``auto`` ``gradient_clipping`` come
+    from the recipe.
 
     Args:
         mixed_precision: ``'no'`` or ``'bf16'`` (Accelerate's names).
         gradient_accumulation_steps: Micro-batches per optimizer step on each process.
+        micro_batch_size: Examples per forward pass per process.
+        max_grad_norm: The recipe's gradient clipping (None: none).
 
     Raises:
-        LemurError: The launch asks for DeepSpeed but there is no GPU.
+        LemurError: The DeepSpeed config clips gradients at another norm than the recipe.
+        ImportError: The launch asks for DeepSpeed and it is not installed (Accelerate's message).
     """
     import torch
     from accelerate import Accelerator, PartialState
-    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+    from accelerate.utils import DeepSpeedPlugin, DistributedType, FullyShardedDataParallelPlugin
 
     backend = requested_backend()
-    cpu = not torch.cuda.is_available()
-    if not cpu:
-        return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps)
-    if backend == "deepspeed":
-        raise LemurError(
-            "accelerate launch: a DeepSpeed config needs GPUs (Accelerate ignores DeepSpeed on the CPU and would "
-            "train plain DDP); on CPU use an FSDP config (recipes/accelerate/fsdp.yaml) or no config"
+    if torch.cuda.is_available():
+        accelerator = Accelerator(
+            mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps
         )
-    # Without a GPU, torchrun's processes join a gloo group only when Accelerate is told the run is a CPU run.
-    state = PartialState(cpu=True)
-    fsdp_plugin = FullyShardedDataParallelPlugin() if backend == "fsdp" else None  # reads the launcher's FSDP_*
-    accelerator = Accelerator(
-        cpu=True,
-        mixed_precision=mixed_precision,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        fsdp_plugin=fsdp_plugin,
-    )
-    if fsdp_plugin is not None and state.distributed_type == DistributedType.MULTI_CPU:
-        _switch_to_fsdp(accelerator, fsdp_plugin, mixed_precision)
+    else:
+        # Without a GPU, torchrun's processes join a gloo group only when Accelerate is told the run is a CPU run.
+        state = PartialState(cpu=True)
+        # The plugins read the launcher's FSDP_* / ACCELERATE_DEEPSPEED_* variables.
+        fsdp_plugin = FullyShardedDataParallelPlugin() if backend == "fsdp" else None
+        deepspeed_plugin = DeepSpeedPlugin() if backend == "deepspeed" else None
+        accelerator = Accelerator(
+            cpu=True,
+            mixed_precision=mixed_precision,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            fsdp_plugin=fsdp_plugin,
+            deepspeed_plugin=deepspeed_plugin,
+        )
+        if state.distributed_type == DistributedType.MULTI_CPU and fsdp_plugin is not None:
+            _switch_to_fsdp(accelerator, fsdp_plugin, mixed_precision)
+        if state.distributed_type == DistributedType.MULTI_CPU and deepspeed_plugin is not None:
+            _switch_to_deepspeed(accelerator, deepspeed_plugin, mixed_precision)
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        _fill_deepspeed_config(accelerator.state.deepspeed_plugin, micro_batch_size, max_grad_norm)
     return accelerator
 
 
@@ -80,14 +94,53 @@ def _switch_to_fsdp(accelerator: Any, fsdp_plugin: Any, mixed_precision: str) ->
 
     if mixed_precision != "no":
         fsdp_plugin.set_mixed_precision(mixed_precision)
-    # Accelerate's states are shared dictionaries (Borg pattern): this is the assignment its own
+    # Accelerate's states are shared dictionaries (Borg pattern): these are the assignments its own
     # AcceleratorState.__init__ makes for GPU device types.
     AcceleratorState._shared_state["fsdp_plugin"] = fsdp_plugin
     # FSDP1 insists that its device_id equals the compute device it infers for CPU tensors ("cpu",
     # not Accelerate's per-process "cpu:<local rank>"); every CPU tensor lives on "cpu" anyway.
     for shared in (AcceleratorState._shared_state, PartialState._shared_state):
         shared["device"] = torch.device("cpu")
-    AcceleratorState._shared_state["distributed_type"] = DistributedType.FSDP
-    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+        shared["distributed_type"] = DistributedType.FSDP
     if accelerator.distributed_type != DistributedType.FSDP or accelerator.state.fsdp_plugin is not fsdp_plugin:
         raise RuntimeError("this accelerate version keeps its state elsewhere: FSDP cannot be enabled on CPU")
+
+
+def _switch_to_deepspeed(accelerator: Any, deepspeed_plugin: Any, mixed_precision: str) -> None:
+    """Make a gloo (``MULTI_CPU``) Accelerator use DeepSpeed (its CPU accelerator talks over the same gloo group)."""
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DistributedType
+
+    # What AcceleratorState.__init__ does for a DeepSpeed launch off the CPU.
+    deepspeed_plugin.set_mixed_precision(mixed_precision)
+    AcceleratorState._shared_state["deepspeed_plugins"] = deepspeed_plugin
+    AcceleratorState._shared_state["_mixed_precision"] = "no"  # DeepSpeed's config owns the precision
+    for shared in (AcceleratorState._shared_state, PartialState._shared_state):
+        shared["distributed_type"] = DistributedType.DEEPSPEED
+    deepspeed_plugin.select(_from_accelerator_state=True)
+    if accelerator.distributed_type != DistributedType.DEEPSPEED or accelerator.state.deepspeed_plugin is None:
+        raise RuntimeError("this accelerate version keeps its state elsewhere: DeepSpeed cannot be enabled on CPU")
+
+
+def _fill_deepspeed_config(deepspeed_plugin: Any, micro_batch_size: int, max_grad_norm: float | None) -> None:
+    """Set the DeepSpeed config's per-process micro-batch and its ``auto`` clipping from the recipe.
+
+    Raises:
+        LemurError: ``gradient_clipping`` is set and differs from the recipe's ``max_grad_norm``.
+    """
+    config = deepspeed_plugin.deepspeed_config
+    clip = 0.0 if max_grad_norm is None else float(max_grad_norm)  # DeepSpeed: 0 means no clipping
+    configured = config.get("gradient_clipping", "auto")
+    if configured == "auto":
+        config["gradient_clipping"] = clip
+    elif float(configured) != clip:
+        raise LemurError(
+            f"DeepSpeed config: gradient_clipping is {configured} but the recipe's max_grad_norm is {max_grad_norm}; "
+            "make them agree (or set gradient_clipping: auto)"
+        )
+    if config.get("train_micro_batch_size_per_gpu", "auto") not in ("auto", micro_batch_size):
+        raise LemurError(
+            f"DeepSpeed config: train_micro_batch_size_per_gpu is {config['train_micro_batch_size_per_gpu']} but the "
+            f"recipe's micro_batch_size is {micro_batch_size}; make them agree (or set it to auto)"
+        )
+    config["train_micro_batch_size_per_gpu"] = micro_batch_size

@@ -57,7 +57,8 @@ def load_model(path: str, tokenizer: Any, attention: str, gradient_checkpointing
         )
     except (OSError, ValueError, ImportError) as error:
         raise LemurError(f"model {path!r}: cannot load it as a causal LM ({str(error).splitlines()[0]})") from None
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+    # num_embeddings, not weight.shape: under DeepSpeed ZeRO-3 the weight is an empty partition.
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     model.config.use_cache = False
     if gradient_checkpointing:

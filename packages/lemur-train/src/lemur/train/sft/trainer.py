@@ -122,7 +122,9 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
     state = PartialState(cpu=not torch.cuda.is_available())
     world, rank = state.num_processes, state.process_index
     accumulation = check_batch_layout(config.global_batch_size, config.micro_batch_size, world)
-    accelerator = make_accelerator(_precision(config.precision), accumulation)
+    accelerator = make_accelerator(
+        _precision(config.precision), accumulation, config.micro_batch_size, config.max_grad_norm
+    )
     tokenizer = load_tokenizer(config.tokenizer or config.model, template)
     examples = load_examples(config.data.path, tokenizer, template, config.data.max_length, config.data.limit)
     total = config.max_steps or total_steps(len(examples), config.epochs, config.global_batch_size)
