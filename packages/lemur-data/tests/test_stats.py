@@ -232,3 +232,9 @@ def test_progress_files_are_summed_into_the_bar(tmp_path, capsys) -> None:
     assert not (tmp_path / "quiet" / "progress").exists()  # --no-progress: nothing counted or written
     assert list(track_progress(iter("ab"))) == ["a", "b"]  # outside a rank: passes through
     assert np.array_equal(np.arange(3), np.array(list(track_progress(range(3)))))
+
+
+def test_ray_address_needs_the_ray_executor(tmp_path, sft_recipe, run_lemur) -> None:
+    result = run_lemur("data", "build", "--recipe", str(sft_recipe), "--out", str(tmp_path / "o"), "--ray-address", "x")
+    assert result.returncode == 2 and "--executor ray" in result.stderr
+    assert not (tmp_path / "o").exists()
