@@ -145,6 +145,8 @@ def test_fsdp2_full_shard_equals_one_process_resumes_and_exports(reference, gsm8
     second = launch(run, tmp_path / "second.json", processes=2, launch_options=fsdp)
     assert (second["resumed_from"], second["step"]) == (2, 3)
     assert first["losses"] + second["losses"] == pytest.approx(one["losses"], **LOSS_TOLERANCE)
+    summary = json.loads((tmp_path / "fsdp" / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["processes"], summary["distributed_type"]) == (2, "FSDP")
     assert_same_weights(exported_weights(tmp_path / "fsdp"), exported_weights(one_dir))
     assert_serves_like(tmp_path / "fsdp" / "hf", one_dir / "hf", gsm8k_chats[0])
 

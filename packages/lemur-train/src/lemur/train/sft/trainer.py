@@ -90,7 +90,7 @@ def fit(config: SFTConfig, progress: bool = True) -> SFTResult:
 
     Writes ``<run_dir>/config.json``, ``metrics.jsonl`` (one line per step: loss, lr, grad_norm,
     tokens, tokens/s), checkpoints every ``save_every`` steps and at a stop, ``hf/`` at the end and
-    ``summary.json`` (steps, last loss, tokens/s, processes, precision, package versions).
+    ``summary.json`` (steps, last loss, tokens/s, processes, distributed type, precision, package versions).
 
     Raises:
         LemurError: Bad data, model or batch layout (see the modules it calls).
@@ -231,6 +231,7 @@ def _write_summary(result: SFTResult, accelerator: Any, num_examples: int, confi
         "tokens_per_second": result.tokens_per_second,
         "examples": num_examples,
         "processes": accelerator.num_processes,
+        "distributed_type": accelerator.distributed_type.value,  # NO, MULTI_CPU, MULTI_GPU, FSDP, DEEPSPEED
         "mixed_precision": accelerator.mixed_precision,
         "packing": config.data.packing,
         "export_dir": str(result.export_dir) if result.export_dir else None,
