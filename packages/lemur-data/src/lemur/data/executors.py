@@ -344,9 +344,26 @@ class RayExecutor(Executor):
                 self._poll()
             for ref in ready:
                 rank = pending.pop(ref)
-                yield rank, ray.get(ref)
+                yield rank, _ray_result(ref)
                 if bar is not None:
                     bar.update(1)
+
+
+def _ray_result(ref: Any) -> Any:
+    """``ray.get(ref)``, re-raising a failed rank's own exception rather than Ray's wrapper around it.
+
+    Ray wraps an exception raised in a task in ``RayTaskError``, whose message is ``ray::run_rank()``
+    plus the remote traceback; the CLI would print all of that for a one-line user error.
+    """
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as error:
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, Exception):
+            raise cause from None
+        raise
 
 
 def make_executor(

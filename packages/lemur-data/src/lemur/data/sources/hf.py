@@ -20,6 +20,10 @@ from lemur.data.sources.base import DataSource
 LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow"})
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def is_local(path: str) -> bool:
     """Whether ``path`` names a local builder or an existing directory rather than a hub dataset."""
     return path in LOCAL_BUILDERS or Path(path).exists()
@@ -43,8 +47,9 @@ class HFSource(DataSource):
         fields: Fields to copy into ``metadata`` (default: all others).
 
     Raises:
-        LemurError: A hub dataset without ``revision`` (the message says how to pin one), or a
-            record without ``text_field``.
+        LemurError: A hub dataset without ``revision`` (the message says how to pin one), a
+            record without ``text_field``, or (while reading) a Hub that cannot be reached or
+            refuses access (the message names the dataset and the local alternatives).
         MissingDependencyError: ``datasets`` is not installed.
     """
 
@@ -94,8 +99,21 @@ class HFSource(DataSource):
         try:
             dataset = datasets.load_dataset(**args)
         except (FileNotFoundError, ValueError) as error:
-            raise LemurError(f"hf source {self.path!r}: {str(error).splitlines()[0]}") from None
-        yield from dataset
+            raise LemurError(f"hf source {self.path!r}: {_first_line(error)}") from None
+        except OSError as error:  # ConnectionError, HTTP errors (gated, unauthorised, rate-limited), timeouts
+            raise self._unreachable(error) from None
+        try:
+            yield from dataset
+        except OSError as error:  # a stream that breaks off
+            raise self._unreachable(error) from None
+
+    def _unreachable(self, error: OSError) -> LemurError:
+        return LemurError(
+            f"hf source {self.path!r}: cannot read it from the Hugging Face Hub ({_first_line(error)}); "
+            "check the network and, for a gated dataset, HF_TOKEN; or read local copies of its files "
+            "(path='json'/'parquet' with data_files=..., or the source's paths=...), point HF_ENDPOINT at a mirror, "
+            "or set HF_DATASETS_OFFLINE=1 to use the local cache"
+        )
 
     def __iter__(self) -> Iterator[Document]:
         for row_number, row in enumerate(self.rows()):
