@@ -7,7 +7,8 @@ Agent frameworks and the ``openai`` backend can then use a local checkpoint::
 
 Endpoints (JSON, as OpenAI's API):
 
-- ``GET /v1/models``: the one served model.
+- ``GET /v1/models``: the one served model, with a ``fingerprint`` of what is served (see
+  :mod:`lemur.eval.models.openai`, "Cache identity").
 - ``POST /v1/completions``: ``prompt`` (a string or a list of strings), ``max_tokens``
   (default 16), ``temperature`` (default 0: greedy, unlike OpenAI's 1), ``stop``,
   ``echo``, ``logprobs``. With ``logprobs`` the answer carries ``tokens``,
@@ -110,10 +111,14 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "lemur"}],
-        }
+        # `fingerprint` (an extra field, as vLLM adds `root` and `max_model_len`): the SHA-256 of the
+        # backend's identity (for hf: checkpoint, file fingerprint, dtype, template), which the openai
+        # backend folds into its cache identity, so another checkpoint served under this name is not
+        # answered from the cache.
+        from lemur.eval.cache import sha256_json
+
+        entry = {"id": model_name, "object": "model", "created": created, "owned_by": "lemur"}
+        return {"object": "list", "data": [{**entry, "fingerprint": sha256_json(backend.identity)}]}
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:

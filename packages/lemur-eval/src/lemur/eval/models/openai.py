@@ -22,7 +22,19 @@ Spec: ``openai:BASE_URL[,model=NAME][,key=value...]``, e.g.
   retried up to ``max_retries`` times with exponential backoff and jitter
   (``backoff * 2**attempt`` seconds, scaled by a random factor in [0.5, 1], at most
   ``max_backoff``); a ``Retry-After`` header is honoured instead (also capped). Other 4xx
-  answers fail at once with the server's message.
+  answers fail at once with the server's message. Until the server has answered once, a
+  refused connection or an unknown host is retried once after
+  :data:`FIRST_CONTACT_RETRY_DELAY` seconds and then fails: a wrong URL or a server that is
+  not running is reported in well under a second instead of after the whole backoff.
+- Cache identity: the model-call cache keys answers by :attr:`OpenAIBackend.identity`, the
+  server URL, the model name, ``mode`` and ``prefill``, plus the model's ``fingerprint`` when
+  the server's ``/models`` entry carries one. ``lemur serve`` publishes there a SHA-256 of the
+  served backend's identity (for ``hf``: checkpoint path, a fingerprint of its files, dtype,
+  template...), so serving another checkpoint under the same name and port does not reuse the
+  first one's answers. Other servers (vLLM, TGI, OpenAI) give no fingerprint: their answers are
+  keyed by URL and model name alone, and a different model served later under the same name
+  would be answered from the cache. The backend warns once (:class:`WeakIdentityWarning`) when
+  that is so; pass ``--no-cache`` or a fresh ``--cache`` after swapping what a server serves.
 - ``loglikelihood`` asks ``/completions`` for ``echo=True, logprobs=1, max_tokens=0`` on
   ``context + continuation`` (``max_tokens=1`` from then on if a server refuses 0) and
   sums the log-probabilities of the tokens that cover the continuation (found by
@@ -41,6 +53,7 @@ import email.utils
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -62,6 +75,11 @@ MAX_SERVER_STOPS = 4
 _RETRY_STATUSES = {408, 409, 429} | set(range(500, 600))
 #: Statuses with which a server says it does not support a request's parameters.
 _UNSUPPORTED_STATUSES = {400, 404, 405, 422, 501}
+#: Seconds before the single retry of a refused connection (or unknown host) to a server not yet reached.
+FIRST_CONTACT_RETRY_DELAY = 0.25
+#: The ``/models`` entry field in which ``lemur serve`` publishes what it serves (a hex SHA-256).
+FINGERPRINT_FIELD = "fingerprint"
+_warned_weak_identity: set[tuple[str, str | None]] = set()
 
 T = TypeVar("T")
 
@@ -73,6 +91,10 @@ class ServerRefusal(ModelServerError):
         super().__init__(message)
         self.status = status
         self.detail = detail
+
+
+class WeakIdentityWarning(UserWarning):
+    """The server gives no model fingerprint, so cached answers are keyed by the model's name alone."""
 
 
 class OpenAIBackend(ModelBackend):
@@ -90,7 +112,9 @@ class OpenAIBackend(ModelBackend):
         timeout: Seconds to wait for one response (connecting: at most 10).
         backoff: Base delay of the exponential backoff, in seconds.
         max_backoff: Longest single wait between attempts, in seconds (also caps Retry-After).
-        check: Ask ``/models`` at construction so a wrong URL or model fails early.
+        check: Ask ``/models`` at construction so a wrong URL or model fails early, and read
+            the model's fingerprint there (see the module docstring); ``check=false`` with a
+            ``model`` named skips both.
 
     Raises:
         BackendOptionError: A bad option, or no model named and the server lists several.
@@ -142,20 +166,45 @@ class OpenAIBackend(ModelBackend):
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
         self.model = str(model) if model is not None else None
+        #: What the server's ``/models`` entry says it serves (``lemur serve``), or None.
+        self.fingerprint: str | None = None
         self._score_max_tokens = 0
+        self._reached = False  # whether the server has answered at least once (see _request)
         if self.model is None or as_bool("openai", "check", check):
             self._check_model()
+        if self.fingerprint is None:
+            self._warn_weak_identity()
 
     @property
     def identity(self) -> dict[str, Any]:
-        """Server URL, model name, mode and prefill (concurrency and retry settings excluded)."""
-        return {
+        """Server URL, model name, mode, prefill and the server's model fingerprint if it gives one.
+
+        Concurrency and retry settings are left out, as they do not change answers.
+        """
+        identity = {
             "backend": self.name,
             "base_url": self.base_url,
             "model": self.model,
             "mode": self.mode,
             "prefill": self.prefill,
         }
+        if self.fingerprint is not None:
+            identity[FINGERPRINT_FIELD] = self.fingerprint
+        return identity
+
+    def _warn_weak_identity(self) -> None:
+        """Warn once per server and model that cached answers are keyed by the model's name alone."""
+        key = (self.base_url, self.model)
+        if key in _warned_weak_identity:
+            return
+        _warned_weak_identity.add(key)
+        warnings.warn(
+            f"openai backend: the server at {self.base_url} gives no fingerprint for model {self.model!r}, so "
+            "cached answers are keyed by its URL and name alone; after serving another model under that name, "
+            "run with --no-cache or a new --cache",
+            WeakIdentityWarning,
+            stacklevel=3,
+        )
 
     # ---------------------------------------------------------------------------- HTTP
 
@@ -166,7 +215,8 @@ class OpenAIBackend(ModelBackend):
             if self.model is not None and refusal.status in (404, 405):
                 return  # the server has no /models; trust the name given
             raise
-        served = [str(entry.get("id")) for entry in listing.get("data", []) if isinstance(entry, dict)]
+        entries = [entry for entry in listing.get("data", []) if isinstance(entry, dict)]
+        served = [str(entry.get("id")) for entry in entries]
         if self.model is None:
             if len(served) != 1:
                 raise BackendOptionError(
@@ -179,9 +229,16 @@ class OpenAIBackend(ModelBackend):
                 f"openai backend: the server at {self.base_url} does not serve model {self.model!r}; "
                 f"it serves: {', '.join(served[:10])}"
             )
+        for entry in entries:
+            fingerprint = entry.get(FINGERPRINT_FIELD)
+            if str(entry.get("id")) == self.model and isinstance(fingerprint, str) and fingerprint:
+                self.fingerprint = fingerprint
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send one request with retries and return the decoded JSON body.
+
+        A refused connection or an unknown host before the server has ever answered is retried
+        once, after :data:`FIRST_CONTACT_RETRY_DELAY` seconds, whatever ``max_retries`` says.
 
         Raises:
             ServerRefusal: A non-retryable error status (the server's message included).
@@ -190,15 +247,28 @@ class OpenAIBackend(ModelBackend):
         httpx = self._httpx
         url = self.base_url + path
         attempts = self.max_retries + 1
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             retry_after: float | None = None
             try:
                 response = self._client.request(method, url, json=payload)
             except httpx.TimeoutException:
                 failure = f"no answer within {self.timeout:g} s"
+            except httpx.ConnectError as error:
+                failure = f"cannot connect ({_one_line(error) or type(error).__name__}); is the server running?"
+                if not self._reached:
+                    # Nothing answers at this address (yet): a wrong URL or a server not started
+                    # is not helped by a minute of backoff. One quick retry covers a server that
+                    # is just binding its port.
+                    if attempt >= min(1, self.max_retries):
+                        break
+                    attempt += 1
+                    time.sleep(FIRST_CONTACT_RETRY_DELAY)
+                    continue
             except httpx.TransportError as error:
                 failure = f"cannot connect ({_one_line(error) or type(error).__name__}); is the server running?"
             else:
+                self._reached = True
                 if response.status_code < 400:
                     try:
                         body = response.json()
@@ -219,10 +289,13 @@ class OpenAIBackend(ModelBackend):
                     )
                 failure = f"HTTP {response.status_code}: {detail}"
                 retry_after = _retry_after_seconds(response.headers.get("retry-after"))
-            if attempt + 1 < attempts:
-                time.sleep(self._delay(attempt, retry_after))
+            if attempt + 1 >= attempts:
+                break
+            time.sleep(self._delay(attempt, retry_after))
+            attempt += 1
+        tried = attempt + 1
         raise ModelServerError(
-            f"openai backend: {method} {url} failed after {attempts} attempt{'s' if attempts > 1 else ''}: {failure}"
+            f"openai backend: {method} {url} failed after {tried} attempt{'s' if tried > 1 else ''}: {failure}"
         )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
