@@ -57,7 +57,7 @@ def make_accelerator(
     """
     import torch
     from accelerate import Accelerator, PartialState
-    from accelerate.utils import DeepSpeedPlugin, DistributedType, FullyShardedDataParallelPlugin
+    from accelerate.utils import DeepSpeedPlugin, DistributedType
 
     backend = requested_backend()
     if torch.cuda.is_available():
@@ -65,11 +65,11 @@ def make_accelerator(
             mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps
         )
     else:
+        # The plugins read the launcher's FSDP_* / ACCELERATE_DEEPSPEED_* variables.
+        fsdp_plugin = _cpu_fsdp_plugin() if backend == "fsdp" else None
+        deepspeed_plugin = DeepSpeedPlugin() if backend == "deepspeed" else None
         # Without a GPU, torchrun's processes join a gloo group only when Accelerate is told the run is a CPU run.
         state = PartialState(cpu=True)
-        # The plugins read the launcher's FSDP_* / ACCELERATE_DEEPSPEED_* variables.
-        fsdp_plugin = FullyShardedDataParallelPlugin() if backend == "fsdp" else None
-        deepspeed_plugin = DeepSpeedPlugin() if backend == "deepspeed" else None
         accelerator = Accelerator(
             cpu=True,
             mixed_precision=mixed_precision,
@@ -84,6 +84,25 @@ def make_accelerator(
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
         _fill_deepspeed_config(accelerator.state.deepspeed_plugin, micro_batch_size, max_grad_norm)
     return accelerator
+
+
+def _cpu_fsdp_plugin() -> Any:
+    """Accelerate's FSDP plugin from the launcher's ``FSDP_*`` variables, for CPU processes.
+
+    Raises:
+        LemurError: The config asks FSDP1 to sync module states, which Accelerate only does on a GPU.
+    """
+    from accelerate.utils import FullyShardedDataParallelPlugin
+
+    try:
+        return FullyShardedDataParallelPlugin()
+    except RuntimeError as error:
+        if "no available devices" not in str(error):
+            raise
+        raise LemurError(
+            "accelerate launch: FSDP1 on CPU processes needs fsdp_cpu_ram_efficient_loading: false and "
+            "fsdp_sync_module_states: false (Accelerate syncs module states only on a GPU), or fsdp_version: 2"
+        ) from None
 
 
 def _switch_to_fsdp(accelerator: Any, fsdp_plugin: Any, mixed_precision: str) -> None:
