@@ -259,3 +259,21 @@ def test_build_dedup_recipe_file_runs_from_the_cli(tmp_path, copies, llama_token
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["dedup"]["*:0:exact-dedup"] == {"compared": 40, "dropped": 20}
+
+
+@pytest.mark.slow
+def test_ray_executor_dedups_globally_like_the_local_one(tmp_path, copies, llama_tokenizer_path) -> None:
+    ray = pytest.importorskip("ray", reason="needs 'ray': pip install 'lemur-data[ray]'")
+    paths = {name: _jsonl(tmp_path / f"{name}.jsonl", rows) for name, rows in copies.items()}
+    recipe = _recipe(llama_tokenizer_path, paths, [{"step": "exact-dedup"}, {"step": "minhash-dedup"}])
+    local = build(recipe, tmp_path / "local", workers=1, progress=False)
+    try:
+        remote = build(recipe, tmp_path / "ray", executor="ray", workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    assert remote["dedup"] == local["dedup"] and local["dedup"]["*:0:exact-dedup"]["dropped"] == 25
+
+    def tree(root: Path) -> dict:
+        return {p.relative_to(root): p.read_bytes() for p in (root / "sources").rglob("*") if p.is_file()}
+
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local")

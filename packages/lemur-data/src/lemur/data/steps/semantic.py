@@ -31,6 +31,8 @@ from lemur.data.steps.base import DedupStep
 from lemur.data.steps.minhash import cluster_roots
 
 MODES = ("greedy", "component")
+#: Loaded embedders by settings: the ranks a process runs one after another share the model.
+_EMBEDDERS: dict[tuple[tuple[str, Any], ...], Callable[[Sequence[str]], np.ndarray]] = {}
 
 
 def default_model_path() -> Path:
@@ -160,9 +162,12 @@ class SemanticDedup(DedupStep):
         }
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length embeddings of ``texts``, loading the model on first use."""
+        """Unit-length embeddings of ``texts``, loading the model on first use (once per process and settings)."""
         if self._embedder is None:
-            self._embedder = sentence_embedder(**self._embedder_args)
+            key = tuple(sorted(self._embedder_args.items()))
+            if key not in _EMBEDDERS:
+                _EMBEDDERS[key] = sentence_embedder(**self._embedder_args)
+            self._embedder = _EMBEDDERS[key]
         return self._embedder(texts)
 
     def duplicates(self, texts: Sequence[str]) -> np.ndarray:
