@@ -86,3 +86,18 @@ def test_a_key_set_twice_with_different_values_needs_explicit_override(tmp_path)
     assert "is 10 in the file but 20 on the command line" in error_for(path, overrides={"steps": 20})
     assert load_config(path, TrainConfig, overrides={"steps": 20}, allow_override=True).steps == 20
     assert load_config(path, TrainConfig, overrides={"steps": 10, "tags": None}).steps == 10
+
+
+def test_a_key_given_twice_in_one_file_is_an_error(tmp_path):
+    top = write(tmp_path, "steps: 10\ntags: [a]\nsteps: 20\n")
+    assert error_for(top) == f"{top}: not valid YAML at line 3, column 1: key 'steps' appears twice (first at line 1)"
+    nested = write(tmp_path, "steps: 1\noptimizer:\n  lr: 0.1\n  name: sgd\n  lr: 0.2\n")
+    assert "line 5, column 3: key 'lr' appears twice (first at line 3)" in error_for(nested)
+
+
+def test_a_merge_key_may_still_be_overridden(tmp_path):
+    from lemur.core.config import read_yaml_mapping
+
+    path = tmp_path / "merge.yaml"
+    path.write_text("defaults: &d {lr: 0.1, name: sgd}\nsteps: 3\noptimizer:\n  <<: *d\n  lr: 0.2\n")
+    assert read_yaml_mapping(path)["optimizer"] == {"lr": 0.2, "name": "sgd"}

@@ -30,6 +30,15 @@ def test_unknown_name_suggests_close_names():
         registry["gsm8"]
 
 
+def test_unknown_name_without_close_names_lists_the_available_ones():
+    registry = Registry(Kind.BENCHMARK)
+    for name in ["mmlu", "gsm8k"]:
+        registry.add(provided(name))
+    with pytest.raises(UnknownComponentError) as error:
+        registry["nosuch"]
+    assert str(error.value) == "unknown benchmark 'nosuch'; available: gsm8k, mmlu"
+
+
 def test_load_imports_target_lazily():
     registry = Registry(Kind.BENCHMARK)
     registry.add(provided("dumps", target="json:dumps"))

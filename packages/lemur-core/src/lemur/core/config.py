@@ -29,11 +29,34 @@ class ConfigModel(pydantic.BaseModel):
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML says keys are unique;
+    PyYAML would keep the last one silently). Keys brought in by a ``<<`` merge may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                seen = key in first_line
+            except TypeError:
+                continue  # an unhashable key; the base class reports it
+            if seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first at line {first_line[key]})", key_node.start_mark
+                )
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML file whose top level is a mapping (an empty file is an empty mapping).
 
     Raises:
-        ConfigError: The file is missing, unreadable, not YAML, or not a mapping.
+        ConfigError: The file is missing, unreadable, not YAML, not a mapping, or gives a key
+            twice in one mapping.
     """
     path = Path(path)
     try:
@@ -43,7 +66,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config file ({error})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: builds plain data only
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -65,7 +65,7 @@ class Registry:
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
         hint = f": did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         available = ", ".join(names) if names else "none (is the package that provides it installed?)"
-        return f"unknown {self.kind.value} {name!r}{hint} available: {available}"
+        return f"unknown {self.kind.value} {name!r}{hint or ';'} available: {available}"
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
