@@ -52,7 +52,7 @@ def test_end_to_end_in_a_subprocess(run_lemur, two_runs: list[Path], tmp_path: P
     )
     assert "![Capability groups](plots/capabilities_radar.png)" in markdown
     # Table 7's published row (paper: 22.00, 5.30, 59.70), with this report's unweighted Avg.
-    assert "| *Lemur-70B-Chat (paper)* | *22* | *5.3* | *59.7* | *29.0* |" in markdown
+    assert "| *Lemur-70B-Chat (paper)* | *22.00* | *5.30* | *59.70* | *29.00* |" in markdown
 
 
 def test_html_is_self_contained(two_runs: list[Path], tmp_path: Path, capsys) -> None:

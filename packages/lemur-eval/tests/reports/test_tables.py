@@ -89,7 +89,7 @@ def test_reference_rows_match_the_bundled_data(two_runs: list[Path]) -> None:
             if column.is_average:
                 continue
             assert value == published.values.get(column.key)
-            assert text == ("—" if value is None else f"{value:g}")
+            assert text == ("—" if value is None else f"{value:.2f}")  # Table 7 prints two decimals: 9.00
     shown = {table.id for table in report.tables}
     assert "table6" not in shown  # no run evaluated a benchmark with feedback
     assert [(label, title) for label, title, _ in report.sources] == [

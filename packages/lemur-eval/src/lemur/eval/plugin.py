@@ -24,10 +24,14 @@ def list_benchmarks() -> None:
     registry = components(Kind.BENCHMARK)
     if not len(registry):
         click.echo("no benchmarks registered")
+    rows = []
     for provided in registry:
         spec = provided.spec.load().spec
         setting = ", ".join(f"{k}={v}" for k, v in spec.setting.items())
-        click.echo(f"{spec.name:<20} {spec.category:<6} {spec.metric:<12} v{spec.version:<6} {setting}")
+        rows.append((spec.name, spec.category, spec.metric, f"v{spec.version}", setting))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)] if rows else []
+    for row in rows:
+        click.echo(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False)) + " " + row[4])
 
 
 eval_group.add_command(report_command)

@@ -153,6 +153,7 @@ def build_row(
     reference: bool = False,
     weights: Mapping[str, float] | None = None,
     printed: Mapping[str, float] | None = None,
+    decimals: int | Mapping[str, int] = 1,
 ) -> Row:
     """A row from benchmark scores in percent, with the averages filled in.
 
@@ -163,25 +164,45 @@ def build_row(
         reference: Whether the row holds published numbers.
         weights: Benchmark name -> number of tasks, for micro-averaged columns.
         printed: Column key -> an average as published, used instead of recomputing it.
+        decimals: Decimal places of a reference row, for all columns or by column key (default
+            1); see :func:`printed_decimals`.
 
-    Published values and averages are shown as printed; measured values and recomputed
-    averages with one decimal.
+    A reference row shows its values and averages with the paper's decimals ("26.0", not
+    "26"); a measured row with one decimal.
     """
     values: list[float | None] = []
     texts: list[str] = []
     for column in columns:
+        places = 1
+        if reference:
+            places = decimals if isinstance(decimals, int) else decimals.get(column.key, 1)
         if printed is not None and column.key in printed:
             value = printed[column.key]
-            text = f"{value:g}"
         elif column.is_average:
             value = average(column, scores, weights)
-            text = MISSING if value is None else f"{value:.1f}"
         else:
             value = scores.get(column.key)
-            text = MISSING if value is None else (f"{value:g}" if reference else f"{value:.1f}")
+        text = MISSING if value is None else f"{value:.{places}f}"
         values.append(value)
         texts.append(text)
     return Row(label=label, values=tuple(values), texts=tuple(texts), reference=reference)
+
+
+def printed_decimals(spec: PaperTable) -> int:
+    """The decimal places ``spec``'s published numbers are printed with (at least 1).
+
+    YAML keeps ``26.0`` as the float 26, so a single value cannot tell; the most decimals any
+    of the table's values or averages has can (Table 3 prints one, the MINT tables two).
+    """
+    numbers = [value for row in spec.rows for value in (*row.values.values(), *row.averages.values())]
+    return max([1, *(_decimals(value) for value in numbers)])
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    if "e" in text or "." not in text:
+        return 0
+    return len(text.split(".")[1].rstrip("0"))
 
 
 def _percent_scores(run: RunSummary) -> dict[str, float]:
@@ -256,6 +277,7 @@ def paper_table(
                 reference=True,
                 weights=paper.tasks,
                 printed=_printed_averages(row),
+                decimals=printed_decimals(spec),
             )
             for row in spec.rows
         ]
@@ -296,8 +318,17 @@ def capability_table(runs: Sequence[RunSummary], paper: PaperScores, *, referenc
     )
     rows = _run_rows(runs, columns)
     if reference:
+        decimals = {f"avg:{c.name}": printed_decimals(t) for c, t in zip(paper.capabilities, tables, strict=True)}
         for model, (scores, printed) in _published_scores(paper).items():
-            row = build_row(f"{model} (paper)", scores, columns, reference=True, weights=paper.tasks, printed=printed)
+            row = build_row(
+                f"{model} (paper)",
+                scores,
+                columns,
+                reference=True,
+                weights=paper.tasks,
+                printed=printed,
+                decimals=decimals,
+            )
             if any(value is not None for value in row.values):
                 rows.append(row)
     members = "; ".join(
