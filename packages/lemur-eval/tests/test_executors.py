@@ -87,7 +87,7 @@ def check_ray_runs(eval_test_plugin, tmp_path):
         assert (tmp_path / "ray" / "toy-sum" / name).read_text() == (tmp_path / "local" / "toy-sum" / name).read_text()
     assert distributed["benchmarks"] == local["benchmarks"]
     assert distributed["benchmarks"]["toy-sum"]["scores"]["accuracy"] == pytest.approx(40 / 60)
-    # the Ray workers wrote the model-call cache too
+    # the driver stored the answers the Ray workers computed
     from lemur.eval.cache import ResponseCache
 
     assert len(ResponseCache(tmp_path / "ray.sqlite")) == 60
@@ -104,19 +104,17 @@ def check_ray_runs(eval_test_plugin, tmp_path):
         assert ray_text == (tmp_path / "agent-local" / "toy-guess" / name).read_text()
 
 
-def test_a_backend_that_cannot_be_shipped_is_refused_before_anything_is_written(
+def test_a_backend_that_workers_cannot_build_is_refused_before_anything_is_written(
     eval_test_plugin, tmp_path, monkeypatch
 ):
+    # Workers build the backend from its class's import path; a class defined in a function has none.
     from lemur.eval.runner import prepare_run
 
-    class Unpicklable:
-        def __reduce__(self):
-            raise TypeError("cannot pickle 'httpx.Client' object")
+    class LocalModel(eval_test_plugin.BisectModel):
+        pass
 
-    model = eval_test_plugin.BisectModel()
-    model.client = Unpicklable()
+    monkeypatch.setattr(eval_test_plugin, "BisectModel", LocalModel)
     config = RunConfig(model="test-bisect", benchmarks=["toy-guess"], out=tmp_path / "out", executor="process")
-    monkeypatch.setattr("lemur.eval.runner.create_backend", lambda spec: model)
     with pytest.raises(ConfigError, match="--executor process: the model backend 'test-bisect' cannot be sent"):
         prepare_run(config)
     assert not (tmp_path / "out").exists()

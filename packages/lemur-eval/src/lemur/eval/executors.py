@@ -4,9 +4,10 @@
   release the GIL in native code, and scorers wait on sandbox subprocesses, so threads are
   enough and share the model-call cache.
 - ``process``: a process pool, for scorers that burn Python CPU. Work must pickle: benchmarks
-  and backends must be importable by module name in the workers (an installed plugin).
+  must be importable by module name in the workers (an installed plugin). Model backends are
+  not shipped but rebuilt in each worker from their spec (:mod:`lemur.eval.workers`).
 - ``ray``: tasks on a Ray cluster (``--ray-address``, or a local instance started on demand);
-  the same pickling rule applies, and every node must have the same packages installed.
+  the same rules apply, and every node must have the same packages installed.
 
 All executors share :meth:`Executor.imap`: results come back in input order with at most
 ``window`` items in flight, which is what lets the runner write JSONL in sample order while
@@ -187,7 +188,7 @@ class RayExecutor(Executor):
         self._remote = ray.remote(num_cpus=1)(_call)
 
     def prepare(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        """Put ``fn`` (with the benchmark and backend it carries) into the object store once."""
+        """Put ``fn`` (with the benchmark and backend recipe it carries) into the object store once."""
         import ray
 
         return ray.put(fn)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+from pathlib import Path
 from typing import Any
 
 from lemur.core.errors import ConfigError, LemurError
@@ -80,6 +81,66 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(text=text, backend=backend, target=target or None, options=options)
 
 
+@dataclasses.dataclass(frozen=True)
+class BackendRecipe:
+    """How to build a spec's backend: the registered class, its argument and options.
+
+    It pickles (the class by its import path), so worker processes and Ray workers can build
+    the backend themselves, without the plugin registry and without shipping a live backend
+    (HTTP clients and loaded models do not pickle).
+
+    Attributes:
+        spec: The parsed spec.
+        backend_cls: The class registered under ``spec.backend``.
+        args: ``(target,)``, or ``()`` without a target.
+    """
+
+    spec: ModelSpec
+    backend_cls: type
+    args: tuple[str, ...]
+
+    def build(self) -> ModelBackend:
+        """Call the backend class (see :func:`create_backend` for what it raises)."""
+        try:
+            backend = self.backend_cls(*self.args, **self.spec.options)
+        except LemurError:
+            raise
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model spec {self.spec.text!r}: {error}") from error
+        if not isinstance(backend, ModelBackend):
+            raise ConfigError(
+                f"model backend '{self.spec.backend}' did not build a ModelBackend (got {type(backend).__name__})"
+            )
+        return backend
+
+    def with_absolute_target(self) -> BackendRecipe:
+        """This recipe with a target that names an existing local file or folder made absolute.
+
+        Workers (Ray's in particular) need not share this process's working directory.
+        """
+        if not self.args or not Path(self.args[0]).exists():
+            return self
+        return dataclasses.replace(self, args=(str(Path(self.args[0]).resolve()),))
+
+
+def backend_recipe(spec: str | ModelSpec) -> BackendRecipe:
+    """Look up the backend class of ``spec`` and check that it takes the argument and options; builds nothing.
+
+    Raises:
+        ConfigError: The spec is malformed, or the backend does not take the given argument
+            or options.
+        UnknownComponentError: No model backend is registered under ``BACKEND``.
+    """
+    from lemur.core.components import Kind
+    from lemur.core.plugins import components
+
+    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    backend_cls = components(Kind.MODEL_BACKEND).load(parsed.backend)
+    args = (parsed.target,) if parsed.target is not None else ()
+    _check_signature(backend_cls, parsed, args)
+    return BackendRecipe(parsed, backend_cls, args)
+
+
 def create_backend(spec: str | ModelSpec) -> ModelBackend:
     """Build the model backend named by ``spec`` (see the module docstring for the syntax).
 
@@ -95,24 +156,7 @@ def create_backend(spec: str | ModelSpec) -> ModelBackend:
         UnknownComponentError: No model backend is registered under ``BACKEND``.
         LemurError: Raised by the backend's constructor for a bad or unreachable target.
     """
-    from lemur.core.components import Kind
-    from lemur.core.plugins import components
-
-    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
-    backend_cls = components(Kind.MODEL_BACKEND).load(parsed.backend)
-    args = (parsed.target,) if parsed.target is not None else ()
-    _check_signature(backend_cls, parsed, args)
-    try:
-        backend = backend_cls(*args, **parsed.options)
-    except LemurError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"model spec {parsed.text!r}: {error}") from error
-    if not isinstance(backend, ModelBackend):
-        raise ConfigError(
-            f"model backend '{parsed.backend}' did not build a ModelBackend (got {type(backend).__name__})"
-        )
-    return backend
+    return backend_recipe(spec).build()
 
 
 def _check_signature(backend_cls: Any, parsed: ModelSpec, args: tuple[Any, ...]) -> None:
