@@ -344,7 +344,12 @@ class RayExecutor(Executor):
                 self._poll()
             for ref in ready:
                 rank = pending.pop(ref)
-                yield rank, _ray_result(ref)
+                try:
+                    result = _ray_result(ref)
+                except BaseException:
+                    _cancel(pending)
+                    raise
+                yield rank, result
                 if bar is not None:
                     bar.update(1)
 
@@ -364,6 +369,20 @@ def _ray_result(ref: Any) -> Any:
         if isinstance(cause, Exception):
             raise cause from None
         raise
+
+
+def _cancel(pending: dict[Any, int]) -> None:
+    """Stop the ranks still pending after one failed and collect their outcome, so Ray does not
+    print their errors ("Unhandled error ...") after the failed rank's one-line message."""
+    import ray
+
+    for ref in pending:
+        ray.cancel(ref)
+    for ref in pending:
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayError:  # cancelled, or failed too: the first error is the one raised
+            pass
 
 
 def make_executor(
