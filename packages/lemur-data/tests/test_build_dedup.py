@@ -277,3 +277,23 @@ def test_ray_executor_dedups_globally_like_the_local_one(tmp_path, copies, llama
         return {p.relative_to(root): p.read_bytes() for p in (root / "sources").rglob("*") if p.is_file()}
 
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
+
+
+@pytest.mark.parametrize("verify", [None, 0.5])
+def test_minhash_global_keys_decide_like_the_one_shard_dedup(stdlib_texts, enwiki_articles, verify) -> None:
+    """The build's MinHash keys (band keys, not signatures) drop exactly what the in-memory step drops."""
+    from lemur.data.steps.minhash import MinhashConfig, MinhashDedup, MinHasher, near_duplicate_roots
+
+    texts = [*list(stdlib_texts.values())[:60], *list(enwiki_articles.values())[:60], "", "  !! ", "x"]
+    rng = random.Random(3)
+    vocabulary = sorted({w for t in texts[:20] for w in t.split()})
+    texts += [realdata.edit_words(texts[i], 0.03, vocabulary, rng) for i in rng.sample(range(120), 20)]
+    texts += ["", "!!"]  # texts without words are never duplicates, even of each other
+    step = MinhashDedup(bands=28, rows=4, verify_threshold=verify)
+    config = MinhashConfig(bands=28, rows=4, verify_threshold=verify)
+    roots = near_duplicate_roots(MinHasher(config).signatures(texts), config)
+    expected = np.flatnonzero(roots != np.arange(len(texts)))
+    keys = np.concatenate([step.keys(texts[:50]), step.keys(texts[50:])])  # keyed in two "shards"
+    assert keys.shape == (len(texts), 29 + (112 if verify else 0))
+    assert step.duplicate_rows(keys).tolist() == expected.tolist()
+    assert len(expected) >= 15 and not set(expected.tolist()) & {120, 121, 122, len(texts) - 2, len(texts) - 1}

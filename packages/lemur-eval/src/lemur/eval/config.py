@@ -11,7 +11,9 @@ Example (``lemur eval run run.yaml``; flags given on the command line too must a
 
 The run directory keeps the resolved config as ``config.yaml``. ``--resume`` compares only the
 fields that change results (:data:`RESULT_FIELDS`); the others (workers, executor, cache,
-progress) may differ between the first run and the resume.
+progress) may differ between the first run and the resume. It also compares each benchmark's
+``version`` and ``prompt_hash`` with those recorded when the run started (``summary.json``'s
+``plan``), so a lemur upgrade between the kill and the resume cannot mix old and new items.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ The runner writes it; ``lemur eval report`` (:mod:`lemur.eval.reports`) only rea
       <benchmark>/generations.jsonl   stage 1: one JSON object per sample, appended and flushed
                                       item by item:
                                       {"id": str, "request": {...}, "output": str,
-                                       "finish_reason": str, "cached": bool}
+                                       "finish_reason": str, "cached": bool,
+                                       "truncated_tokens": int}
                                       agent benchmarks instead:
                                       {"id": str, "turns": [{"turn": 1, "action": str,
                                        "observation": str, "reward": float}, ...],
@@ -23,14 +24,18 @@ The runner writes it; ``lemur eval report`` (:mod:`lemur.eval.reports`) only rea
     {
       "run_id": "...", "created": "ISO-8601 UTC", "finished": true,
       "lemur": {"lemur-core": "0.1.0", "lemur-eval": "0.1.0", ...},
-      "git_revision": "40-hex or null",
-      "model": {"spec": "replay:path/to/file.jsonl", "backend": "replay", "identity": {...}},
+      "versions": {"python": "3.11.9", "torch": "2.13.0", "transformers": "4.57.1", "httpx": "0.28.1"},
+      "git_revision": "40-hex or null", "git_dirty": false,
+      "model": {"spec": "replay:path/to/file.jsonl", "backend": "replay", "identity": {...},
+                "server_version": "..."},
+      "plan": {"gsm8k": {"version": "1", "prompt_hash": "..."}},
       "benchmarks": {
         "gsm8k": {
           "version": "1", "category": "text", "metric": "accuracy", "setting": {"shots": 8},
           "scores": {"accuracy": 0.553, "...other named metrics...": 0.5},
           "n": 1319, "data_sha256": "...", "prompt_hash": "...",
-          "success_by_turn": [0.1, 0.22, 0.3]
+          "success_by_turn": [0.1, 0.22, 0.3],
+          "truncated": {"items": 12, "tokens": 3410}
         }
       }
     }
@@ -53,11 +58,21 @@ Written by the runner (:mod:`lemur.eval.runner`):
   inputs, target; all samples, whatever ``--limit``); ``prompt_hash`` the SHA-256 of every
   sample's request (single-turn) or of the environment id, turn limit and the agent's
   ``describe()`` (prompt format, history window) for agent benchmarks.
+- ``truncated_tokens`` (single-turn lines, backends that can tell: ``hf``) is how many tokens
+  were cut from the front of the sample's prompt to fit the model's context (for several
+  log-likelihood requests, the most of any); the benchmark's ``truncated`` counts the items
+  cut and the tokens cut in all. Both are absent for backends that cannot tell.
+- ``plan`` (written when the run starts) holds each benchmark's ``version`` and
+  ``prompt_hash``; ``--resume`` refuses a run whose benchmarks now differ.
+- ``versions`` holds the Python version and those of torch, transformers and httpx where
+  installed; ``model.server_version`` is present when the backend reports its server's.
 - ``git_revision`` is the commit of the checkout ``lemur.eval`` was imported from (``null``
-  for an installed wheel). ``run_id`` is the directory name plus a hash of the result fields
+  for an installed wheel); ``git_dirty`` whether its tracked files had uncommitted changes
+  (``null`` outside a checkout). ``run_id`` is the directory name plus a hash of the result fields
   of the config; ``created`` is when ``config.yaml`` was written.
 - ``summary.json`` is written with ``finished: false`` when a run starts and replaced when it
-  ends; ``config.yaml`` and ``summary.json`` are always replaced atomically, never half-written.
+  ends; ``config.yaml`` and ``summary.json`` are always replaced atomically, never half-written,
+  with the permissions the umask gives new files.
 
 Order and resuming: lines are written in sample order (the runner reorders concurrent
 completions before writing), and each line is flushed as soon as it is written, so a run
@@ -76,6 +91,7 @@ import datetime
 import importlib.metadata
 import json
 import os
+import platform
 import subprocess
 import tempfile
 import threading
@@ -192,6 +208,7 @@ def write_atomically(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, new_file_mode())  # mkstemp makes 0600; give the mode open() gives
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
@@ -200,6 +217,27 @@ def write_atomically(path: str | Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (another thread may be creating files)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere it can only be read by setting it
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permission bits ``open()`` gives a new file under the process umask (``0o644`` for umask 022).
+
+    ``tempfile.mkstemp`` creates files ``0o600`` whatever the umask; files written through a
+    temporary file are set to this mode before they are renamed into place.
+    """
+    return 0o666 & ~_umask()
 
 
 def write_summary(run_dir: str | Path, summary: Mapping[str, Any]) -> Path:
@@ -219,17 +257,46 @@ def lemur_versions() -> dict[str, str]:
     return dict(sorted(versions.items()))
 
 
-def git_revision() -> str | None:
-    """The commit of the git checkout that ``lemur.eval`` was imported from, or ``None``."""
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape model answers (those installed), by name.
+
+    ``python`` is the interpreter's version; ``torch``, ``transformers`` and ``httpx`` come from
+    their distributions' metadata (nothing is imported) and are left out when not installed.
+    """
+    versions = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "httpx"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str] | None:
     here = Path(__file__).resolve().parent
     try:
-        result = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
-        )
+        return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    revision = result.stdout.strip()
-    return revision if result.returncode == 0 and len(revision) == 40 else None
+
+
+def git_revision() -> str | None:
+    """The commit of the git checkout that ``lemur.eval`` was imported from, or ``None``."""
+    result = _git("rev-parse", "HEAD")
+    revision = result.stdout.strip() if result is not None else ""
+    return revision if result is not None and result.returncode == 0 and len(revision) == 40 else None
+
+
+def git_dirty() -> bool | None:
+    """Whether that checkout has uncommitted changes to tracked files (``None`` outside a checkout).
+
+    Untracked files are not counted: they cannot change what an installed ``lemur`` runs unless
+    they are imported, and scratch files would otherwise mark every run dirty.
+    """
+    result = _git("status", "--porcelain", "--untracked-files=no")
+    if result is None or result.returncode != 0:
+        return None
+    return bool(result.stdout.strip())
 
 
 def utc_now() -> str:

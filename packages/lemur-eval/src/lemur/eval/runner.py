@@ -33,7 +33,8 @@ from lemur.eval.benchmark import AgentBenchmark, Benchmark, Sample, Score
 from lemur.eval.cache import CachingBackend, ResponseCache, sha256_json
 from lemur.eval.config import RESULT_FIELDS, RunConfig
 from lemur.eval.executors import Executor, create_executor
-from lemur.eval.models.base import ModelBackend
+from lemur.eval.models.base import GenerationRequest, ModelBackend
+from lemur.eval.models.replay import ReplayBackend, ReplayMissError
 from lemur.eval.models.spec import ModelSpec, create_backend, parse_model_spec
 from lemur.eval.results import (
     CONFIG_FILE,
@@ -42,13 +43,19 @@ from lemur.eval.results import (
     SUMMARY_FILE,
     JsonlAppender,
     RunDirError,
+    git_dirty,
     git_revision,
     lemur_versions,
+    package_versions,
     read_jsonl,
     write_atomically,
     write_summary,
 )
 from lemur.eval.workers import map_with_backend
+
+
+class RunInterruptedError(LemurError):
+    """A run stopped part-way; its directory holds the finished items and resumes with ``--resume``."""
 
 
 @dataclasses.dataclass
@@ -94,8 +101,11 @@ def prepare_run(config: RunConfig, resume: bool = False) -> PreparedRun:
 
     Raises:
         RunDirError: ``out`` is not empty and ``resume`` is false; or ``resume`` is true and
-            ``out`` holds no run, or a run whose config differs (the message names the field).
+            ``out`` holds no run, or a run whose config differs (the message names the field),
+            or one begun with another version or prompt format of a benchmark.
         ConfigError: A malformed model spec, bad benchmark options, duplicate sample ids.
+        ReplayMissError: The model is ``replay`` and the file lacks a recording for some
+            single-turn request (all are checked, before anything is written).
         UnknownComponentError: An unknown model backend, benchmark or agent.
         LemurError: Raised by a backend (unreachable server, bad file) or a benchmark (missing data).
     """
@@ -110,6 +120,10 @@ def prepare_run(config: RunConfig, resume: bool = False) -> PreparedRun:
     executor = None
     try:
         plans = [_plan(config, name, benchmark, backend) for name, benchmark in plans_before_backend]
+        if resume:
+            _check_resumed_plans(Path(config.out), plans)
+        if isinstance(backend.inner, ReplayBackend):
+            _check_recorded(backend.inner, plans, Path(config.out) if resume else None)
         if config.executor != "local":
             _check_shippable(config.executor, model, backend, plans)
         executor = create_executor(config.executor, config.workers, config.ray_address)
@@ -124,6 +138,10 @@ def execute_run(prepared: PreparedRun) -> dict[str, Any]:
 
     Writes ``config.yaml`` first (a new run), then the JSONL files item by item, then
     ``summary.json``. Interrupted at any point, the run continues with ``--resume``.
+
+    Raises:
+        LemurError: What a backend or scorer raised mid-run, its message followed by how to
+            continue the run with ``--resume``.
     """
     config = prepared.config
     out = Path(config.out)
@@ -135,11 +153,16 @@ def execute_run(prepared: PreparedRun) -> dict[str, Any]:
     if not prepared.resume or not (out / SUMMARY_FILE).exists():
         write_summary(out, {**header, "finished": False, "benchmarks": {}})
     entries = {}
-    for plan in prepared.plans:
-        folder = out / plan.name
-        _generate(prepared, plan, folder / GENERATIONS_FILE)
-        _score(prepared, plan, folder / GENERATIONS_FILE, folder / RESULTS_FILE)
-        entries[plan.name] = _summarise(plan, folder / RESULTS_FILE)
+    try:
+        for plan in prepared.plans:
+            folder = out / plan.name
+            _generate(prepared, plan, folder / GENERATIONS_FILE)
+            _score(prepared, plan, folder / GENERATIONS_FILE, folder / RESULTS_FILE)
+            entries[plan.name] = _summarise(plan, folder / GENERATIONS_FILE, folder / RESULTS_FILE)
+    except LemurError as error:
+        raise RunInterruptedError(
+            f"{error}; {out} keeps every finished item: fix the cause and rerun the same command with --resume"
+        ) from error
     summary = {**header, "finished": True, "benchmarks": entries}
     write_summary(out, summary)
     return summary
@@ -148,16 +171,22 @@ def execute_run(prepared: PreparedRun) -> dict[str, Any]:
 def _summary_header(prepared: PreparedRun, config_path: Path) -> dict[str, Any]:
     config = prepared.config
     created = datetime.datetime.fromtimestamp(config_path.stat().st_mtime, datetime.timezone.utc)
+    model = {"spec": prepared.model.text, "backend": prepared.model.backend, "identity": prepared.backend.identity}
+    server_version = getattr(prepared.backend.inner, "server_version", None)
+    if server_version is not None:
+        model["server_version"] = server_version
     return {
         "run_id": f"{Path(config.out).resolve().name}-{sha256_json(config.result_fields())[:12]}",
         "created": created.replace(microsecond=0).isoformat(),
         "finished": False,
         "lemur": lemur_versions(),
+        "versions": package_versions(),
         "git_revision": git_revision(),
-        "model": {
-            "spec": prepared.model.text,
-            "backend": prepared.model.backend,
-            "identity": prepared.backend.identity,
+        "git_dirty": git_dirty(),
+        "model": model,
+        "plan": {
+            plan.name: {"version": plan.benchmark.spec.version, "prompt_hash": plan.prompt_hash}
+            for plan in prepared.plans
         },
     }
 
@@ -199,6 +228,58 @@ def _check_out_dir(config: RunConfig, resume: bool) -> None:
             raise RunDirError(
                 f"--resume: field '{key}' was {before[key]!r} in {out / CONFIG_FILE} but is {now[key]!r} now; "
                 "resume with the same settings or start a new --out"
+            )
+
+
+def _check_resumed_plans(out: Path, plans: Sequence[BenchmarkPlan]) -> None:
+    """Refuse to resume a run begun with another version or prompt format of one of its benchmarks.
+
+    The run's ``summary.json`` records both per benchmark (``plan``, written when the run
+    starts; older runs only have them in a finished summary's ``benchmarks``).
+    """
+    import json
+
+    path = out / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return  # killed before its first summary: nothing was generated with other prompts
+    except (OSError, ValueError) as error:
+        raise RunDirError(f"--resume: cannot read {path} ({error}); the run directory is damaged") from None
+    recorded = summary.get("plan") or summary.get("benchmarks") or {}
+    for plan in plans:
+        before = recorded.get(plan.name)
+        if not isinstance(before, dict):
+            continue
+        now = {"version": plan.benchmark.spec.version, "prompt_hash": plan.prompt_hash}
+        for field, value in now.items():
+            if field in before and before[field] != value:
+                raise RunDirError(
+                    f"--resume: benchmark '{plan.name}' {field} was {before[field]!r} when {out} was started but is "
+                    f"{value!r} now (lemur was changed); start a new --out so old and new items are not mixed"
+                )
+
+
+def _check_recorded(backend: ReplayBackend, plans: Sequence[BenchmarkPlan], resumed: Path | None) -> None:
+    """Raise one ReplayMissError naming the samples whose requests the replay file lacks.
+
+    Samples already generated in the ``resumed`` run directory need no recording.
+    """
+    for plan in plans:
+        if plan.requests is None:
+            continue  # agent requests are only known while an episode runs
+        done = set(read_jsonl(resumed / plan.name / GENERATIONS_FILE)) if resumed is not None else set()
+        missing = [
+            sample.id
+            for sample, request in zip(plan.samples, plan.requests, strict=True)
+            if sample.id not in done and not backend.has_recording(request)
+        ]
+        if missing:
+            shown = ", ".join(repr(sample_id) for sample_id in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise ReplayMissError(
+                f"replay file {backend.path}: no recording for {len(missing)} of {len(plan.samples)} samples of "
+                f"benchmark '{plan.name}' ({shown}{more}); record them, or lower --limit"
             )
 
 
@@ -291,12 +372,46 @@ def _generate(prepared: PreparedRun, plan: BenchmarkPlan, path: Path) -> None:
             return
         assert plan.requests is not None
         pairs = [(plan.samples[index].id, plan.requests[index]) for index in todo]
-        chunks = _chunks(pairs, prepared.config.chunk_size)
+        chunks = list(_chunks(pairs, prepared.config.chunk_size))
+        warned = False
         answers = map_with_backend(prepared.executor, prepared.backend, prepared.model, stages.generate_chunk, chunks)
-        for records in answers:
-            for record in records:
+        for chunk, records in zip(chunks, answers, strict=True):
+            cuts = _truncated_tokens(prepared.backend.inner, [request for _, request in chunk])
+            for index, record in enumerate(records):
+                if cuts is not None:
+                    record["truncated_tokens"] = cuts[index]
+                    if cuts[index] and not warned:
+                        warned = True
+                        warning = _truncation_warning(prepared.backend, plan.name, record["id"], cuts[index])
+                        bar.write(warning, file=sys.stderr)
                 appender.append(record)
             bar.update(len(records))
+
+
+def _truncated_tokens(backend: ModelBackend, requests: Sequence[stages.SampleRequest]) -> list[int] | None:
+    """Prompt tokens ``backend`` drops to fit its context, per sample request (its log-likelihood requests' most).
+
+    ``None`` when the backend cannot tell (:meth:`ModelBackend.truncated_tokens`).
+    """
+    groups = [[request] if isinstance(request, GenerationRequest) else list(request) for request in requests]
+    flat = backend.truncated_tokens([item for group in groups for item in group])
+    if flat is None:
+        return None
+    counts, offset = [], 0
+    for group in groups:
+        counts.append(max(flat[offset : offset + len(group)], default=0))
+        offset += len(group)
+    return counts
+
+
+def _truncation_warning(backend: CachingBackend, benchmark: str, sample_id: str, cut: int) -> str:
+    limit = backend.identity.get("max_length")
+    window = f"max_length={limit}" if limit is not None else "its context length"
+    return (
+        f"warning: benchmark '{benchmark}': the {backend.name} backend cut the first {cut} tokens of sample "
+        f"{sample_id!r}'s prompt to fit {window} (later ones may be cut too; see 'truncated_tokens' in "
+        f"generations.jsonl and 'truncated' in summary.json); raise max_length in the model spec if the model allows"
+    )
 
 
 def _score(prepared: PreparedRun, plan: BenchmarkPlan, generations_path: Path, results_path: Path) -> None:
@@ -316,9 +431,11 @@ def _score(prepared: PreparedRun, plan: BenchmarkPlan, generations_path: Path, r
             bar.update(1)
 
 
-def _summarise(plan: BenchmarkPlan, results_path: Path) -> dict[str, Any]:
+def _summarise(plan: BenchmarkPlan, generations_path: Path, results_path: Path) -> dict[str, Any]:
     results = read_jsonl(results_path)
     records = [results[sample.id] for sample in plan.samples]
+    generations = read_jsonl(generations_path)
+    cuts = [generations[sample.id].get("truncated_tokens") for sample in plan.samples]
     scores = [Score(record["score"], record.get("details", {})) for record in records]
     spec = plan.benchmark.spec
     entry: dict[str, Any] = {
@@ -334,4 +451,6 @@ def _summarise(plan: BenchmarkPlan, results_path: Path) -> dict[str, Any]:
     if plan.is_agent:
         turns = [record.get("success_turn") for record in records]
         entry["success_by_turn"] = success_by_turn(turns, plan.benchmark.max_turns)
+    if any(cut is not None for cut in cuts):
+        entry["truncated"] = {"items": sum(1 for cut in cuts if cut), "tokens": sum(cut or 0 for cut in cuts)}
     return entry

@@ -28,8 +28,21 @@ Endpoints (JSON, as OpenAI's API):
   which OpenAI's API would close and follow with a new turn) is answered with HTTP 400.
 - ``GET /health``.
 
-Unsupported parameters (``stream``, ``n`` > 1, token-id prompts, chat ``logprobs``) are
-answered with HTTP 400 and an OpenAI-style error body, never ignored.
+- ``GET /version``: ``{"version": ...}``, the lemur-eval version (as vLLM answers it).
+
+Responses carry ``usage`` (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) when
+the backend counts tokens (``hf``: the prompt as the model reads it, template and BOS
+included, after any cut; the tokens generated, a stop string's included); others leave it out.
+
+Every request field is checked against :data:`ACCEPTED_FIELDS`, and nothing is silently
+ignored: a field that would change the answer and is not implemented (``tools``,
+``tool_choice``, ``functions``, ``response_format``, ``logit_bias``, ``suffix``, ``top_p`` < 1,
+penalties, ``stream``, ``n`` > 1, token-id prompts, chat ``logprobs``, ``seed`` with sampling)
+and any unknown field get HTTP 400 with an OpenAI-style error body naming it. Such fields
+sent with their neutral value (``tools: []``, ``tool_choice: "none"``, ``top_p: 1``,
+``response_format: {"type": "text"}``, ``null``) are accepted, as are fields that cannot
+change the answer (``user``, ``metadata``, ``store``, ``stream_options``, ``service_tier``,
+``parallel_tool_calls``, and ``seed`` with greedy decoding, which is already deterministic).
 Backend calls run one at a time in a worker thread; requests that arrive while one runs are
 merged into the next backend call (up to ``--max-batch`` prompts), and a list prompt is one call.
 """
@@ -37,6 +50,7 @@ merged into the next backend call (up to ``--max-batch`` prompts), and a list pr
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations, and
 # `Request` is imported inside create_app (lazily), so they must be evaluated where defined.
 import contextlib
+import json
 import socket
 import time
 import uuid
@@ -48,11 +62,48 @@ import click
 
 from lemur.core.errors import LemurError, MissingDependencyError
 from lemur.eval.batcher import CallBatcher
-from lemur.eval.models.base import GenerationRequest, Message, ModelBackend
+from lemur.eval.models.base import Generation, GenerationRequest, Message, ModelBackend
 
 DEFAULT_COMPLETION_TOKENS = 16
 DEFAULT_CHAT_TOKENS = 512
 ROLES = ("system", "user", "assistant")
+
+#: Fields served as OpenAI defines them, per endpoint (checked by the handlers).
+_SERVED = {
+    "completions": {"model", "prompt", "max_tokens", "temperature", "stop", "echo", "logprobs", "stream", "n"},
+    "chat": {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "stop",
+        "stream",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "continue_final_message",
+        "add_generation_prompt",
+    },
+}
+#: Fields that cannot change the answer: accepted with any value.
+_HARMLESS = {"user", "metadata", "store", "stream_options", "service_tier", "parallel_tool_calls", "seed"}
+#: Fields that change the answer and are not implemented: accepted only with these neutral values.
+_NEUTRAL: dict[str, tuple[Any, ...]] = {
+    "tools": ([],),
+    "tool_choice": ("none",),
+    "functions": ([],),
+    "function_call": ("none",),
+    "response_format": ({"type": "text"},),
+    "logit_bias": ({},),
+    "top_p": (1, 1.0),
+    "presence_penalty": (0, 0.0),
+    "frequency_penalty": (0, 0.0),
+    "best_of": (1,),
+    "suffix": ("",),
+}
+#: Every field a request may carry, per endpoint.
+ACCEPTED_FIELDS = {endpoint: served | _HARMLESS | set(_NEUTRAL) for endpoint, served in _SERVED.items()}
 
 
 class RequestError(Exception):
@@ -109,6 +160,10 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/version")
+    async def version() -> dict[str, str]:
+        return {"version": _lemur_eval_version()}
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         # `fingerprint` (an extra field, as vLLM adds `root` and `max_model_len`): the SHA-256 of the
@@ -123,6 +178,7 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:
         body = await _json_object(request)
+        _check_fields(body, "completions")
         _check_common(body, model_name)
         prompts = _prompts(body.get("prompt"))
         max_tokens = _int_field(body, "max_tokens", DEFAULT_COMPLETION_TOKENS)
@@ -132,13 +188,12 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
             raise RequestError(
                 f"the '{backend.name}' backend behind this server cannot return log-probabilities", "logprobs"
             )
+        requests = [GenerationRequest(prompt=p, **_sampling(body, max_tokens)) for p in prompts]
         if max_tokens == 0:
-            texts = [("", "length")] * len(prompts)
+            outputs = [Generation("", "length", 0)] * len(prompts)
         else:
-            sampling = _sampling(body, max_tokens)
-            requests = [GenerationRequest(prompt=p, **sampling) for p in prompts]
             outputs = await call("generate", requests)
-            texts = [(o.text, o.finish_reason) for o in outputs]
+        texts = [(o.text, o.finish_reason) for o in outputs]
         scored: list[Any] = [None] * len(prompts)
         if logprobs is not None:
             # Scoring prompt + generated text re-tokenizes the generation; with greedy decoding
@@ -153,11 +208,13 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
             }
             for i, (p, (text, reason), tokens) in enumerate(zip(prompts, texts, scored, strict=True))
         ]
-        return _response("text_completion", "cmpl", model_name, choices)
+        usage = await _usage(call, requests, outputs)
+        return _response("text_completion", "cmpl", model_name, choices, usage)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> dict[str, Any]:
         body = await _json_object(request)
+        _check_fields(body, "chat")
         _check_common(body, model_name)
         if body.get("logprobs"):
             raise RequestError("lemur serve cannot return log-probabilities of generated tokens", "logprobs")
@@ -173,9 +230,53 @@ def create_app(backend: ModelBackend, model_name: str, max_batch: int = 32) -> A
             "finish_reason": output.finish_reason,
             "logprobs": None,
         }
-        return _response("chat.completion", "chatcmpl", model_name, [choice])
+        usage = await _usage(call, [generation], [output])
+        return _response("chat.completion", "chatcmpl", model_name, [choice], usage)
+
+    async def _usage(call: Any, requests: list[GenerationRequest], outputs: list[Generation]) -> dict[str, int] | None:
+        """OpenAI's ``usage``, summed over the prompts; ``None`` when the backend cannot count tokens."""
+        counted = [output.tokens for output in outputs]
+        if not hasattr(backend, "prompt_tokens") or None in counted:
+            return None
+        prompt = sum(await call("prompt_tokens", requests))
+        completion = sum(count or 0 for count in counted)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     return app
+
+
+def _lemur_eval_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("lemur-eval")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check_fields(body: dict[str, Any], endpoint: str) -> None:
+    """Refuse a field this endpoint does not serve (see :data:`ACCEPTED_FIELDS`), naming it."""
+    for name, value in body.items():
+        if value is None or name in _SERVED[endpoint] or (name in _HARMLESS and name != "seed"):
+            continue
+        if name == "seed":
+            temperature = body.get("temperature")
+            if temperature:
+                raise RequestError(
+                    "lemur serve does not honour seed when sampling (temperature > 0); leave seed out or use "
+                    "temperature=0, which is deterministic",
+                    "seed",
+                )
+            continue
+        if name in _NEUTRAL:
+            if value in _NEUTRAL[name]:
+                continue
+            neutral = " or ".join(json.dumps(v) for v in _NEUTRAL[name])
+            raise RequestError(
+                f"lemur serve does not support '{name}' (it would change the answer); leave it out or send {neutral}",
+                name,
+            )
+        raise RequestError(f"lemur serve does not support the field '{name}'; leave it out", name)
 
 
 async def _json_object(request: Any) -> dict[str, Any]:
@@ -298,14 +399,19 @@ def _logprobs_body(tokens: list[Any], start: int) -> dict[str, Any]:
     }
 
 
-def _response(kind: str, prefix: str, model_name: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+def _response(
+    kind: str, prefix: str, model_name: str, choices: list[dict[str, Any]], usage: dict[str, int] | None
+) -> dict[str, Any]:
+    body = {
         "id": f"{prefix}-{uuid.uuid4().hex}",
         "object": kind,
         "created": int(time.time()),
         "model": model_name,
         "choices": choices,
     }
+    if usage is not None:
+        body["usage"] = usage
+    return body
 
 
 def build_server(

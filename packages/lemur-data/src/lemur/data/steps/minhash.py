@@ -329,15 +329,28 @@ class MinhashDedup(DedupStep):
         self.batch_size = batch_size
 
     def keys(self, texts: Sequence[str]) -> np.ndarray:
-        """The texts' MinHash signatures, ``(n, num_perm)`` uint32."""
-        return MinHasher(self.config).signatures(list(texts))
+        """Per text, as uint64 columns: its ``bands`` LSH band keys, 1 if it has no word (else 0) and,
+        only with ``verify_threshold``, its ``num_perm`` signature values (``8 * (bands + 1)`` bytes a
+        text without verification: 120 with the default 14 bands)."""
+        signatures = MinHasher(self.config).signatures(list(texts))
+        parts = [
+            band_keys(signatures, self.config.bands, self.config.rows),
+            np.all(signatures == EMPTY_VALUE, axis=1).astype(np.uint64)[:, None],
+        ]
+        if self.config.verify_threshold is not None:
+            parts.append(signatures.astype(np.uint64))
+        return np.hstack(parts)
 
     def duplicate_rows(self, keys: np.ndarray) -> np.ndarray:
-        """Rows that are not the first of their near-duplicate cluster."""
-        if not len(keys):
-            return np.empty(0, dtype=np.int64)
-        roots = near_duplicate_roots(keys, self.config)
-        return np.flatnonzero(roots != np.arange(len(roots)))
+        """Rows that are not the first of their near-duplicate cluster (as :func:`near_duplicate_roots`)."""
+        bands = self.config.bands
+        docs = np.flatnonzero(keys[:, bands] == 0)
+        pairs = [bucket_pairs(keys[docs, band], docs) for band in range(bands)]
+        found = np.unique(np.concatenate(pairs), axis=0) if len(docs) else np.empty((0, 2), dtype=np.int64)
+        if self.config.verify_threshold is not None and len(found):
+            found = found[estimated_jaccard(keys[:, bands + 1 :], found) >= self.config.verify_threshold]
+        roots = cluster_roots(len(keys), found)
+        return np.flatnonzero(roots != np.arange(len(keys)))
 
     def run(self, records: Iterable[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         hasher = MinHasher(self.config)

@@ -1,7 +1,8 @@
 """How the ``local`` backend's bubblewrap is put together on the host: checks and arguments.
 
-The system directories and the prepared ``/etc`` the sandbox sees, the user it runs as, the
-one-time probe that bubblewrap works here, and the launch script a stub runs.
+The system directories and the prepared ``/etc`` the sandbox sees (the host's, or those of a
+prepared root file system, ``SandboxSpec.system_root``), the user it runs as, the one-time probe
+that bubblewrap works here, and the launch script a stub runs.
 """
 
 from __future__ import annotations
@@ -126,18 +127,35 @@ def drop_privileges() -> dict[str, object]:
     return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
 
 
+#: The sandbox's host name (``/etc/hostname`` and ``uname -n``), fixed so outputs do not depend on the host.
+HOSTNAME = "sandbox"
+#: ``/etc/hosts`` of a sandbox on a system root: what Docker writes for a container on its default
+#: bridge network (InterCode's containers had it), naming the sandbox's host name.
+DOCKER_HOSTS = (
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+    f"172.17.0.2\t{HOSTNAME}\n"
+)
+
+
 @functools.lru_cache(maxsize=16)
-def etc_staging(home: str, network: bool, root: bool = False) -> Path:
+def etc_staging(home: str, network: bool, root: bool = False, system_root: str | None = None) -> Path:
     """A host directory (made once per process) that becomes the sandbox's whole, read-only ``/etc``.
 
     It holds copies of the few host entries programs need (the dynamic linker cache, TLS
     certificates, time zone, ...) and generated ``passwd``, ``group``, ``hosts`` and
     ``hostname`` that name only the sandbox's own user, whose home is ``home`` (with ``root``:
     root, and nobody, the name of host files' owners no namespace maps); ``resolv.conf`` only
-    with network.
+    with network. With ``system_root`` it is a copy of that tree's whole ``/etc`` instead, whose
+    ``passwd`` and ``group`` keep their system users (root's home set to ``home``; without
+    ``root``, the sandbox's user added), with Docker's ``hosts`` (:data:`DOCKER_HOSTS`) and the
+    host's ``resolv.conf`` only with network.
     """
     staging = Path(tempfile.mkdtemp(prefix="lemur-sandbox-etc-"))
     atexit.register(shutil.rmtree, staging, True)
+    if system_root is not None:
+        _system_root_etc(staging, Path(system_root, "etc"), home, network, root)
+        return staging
     entries = [*_ETC_ENTRIES, "resolv.conf"] if network else _ETC_ENTRIES
     for name in entries:
         source = Path("/etc", name)
@@ -162,25 +180,111 @@ def etc_staging(home: str, network: bool, root: bool = False) -> Path:
         "passwd": passwd,
         "group": group,
         "hosts": "127.0.0.1 localhost\n::1 localhost\n",
-        "hostname": "sandbox\n",
+        "hostname": f"{HOSTNAME}\n",
     }
     for name, text in files.items():
         (staging / name).write_text(text)
-    for path in [staging, *staging.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
+    _make_readable(staging)
     return staging
 
 
-def system_args() -> list[str]:
+def _system_root_etc(staging: Path, source: Path, home: str, network: bool, root: bool) -> None:
+    """Fill ``staging`` with a copy of a system root's ``/etc`` as the sandbox shows it (see :func:`etc_staging`)."""
+    shutil.copytree(source, staging, symlinks=True, dirs_exist_ok=True)
+    for name in ("hosts", "hostname", "resolv.conf", "passwd", "group"):
+        if (staging / name).is_symlink():
+            (staging / name).unlink()
+    uid = NOBODY if os.geteuid() == 0 else os.getuid()
+    gid = NOBODY if os.geteuid() == 0 else os.getgid()
+    passwd = (staging / "passwd").read_text().splitlines() if (staging / "passwd").exists() else []
+    group = (staging / "group").read_text().splitlines() if (staging / "group").exists() else []
+    if root:
+        passwd = [line for line in passwd if not line.startswith("root:")]
+        passwd.insert(0, f"root:x:0:0:root:{home}:/bin/bash")
+        if not any(line.startswith("root:") for line in group):
+            group.insert(0, "root:x:0:")
+    else:
+        # The sandbox's user takes the place of whichever system user has its uid (nobody, as root).
+        passwd = [line for line in passwd if line.split(":")[2:3] != [str(uid)]]
+        group = [line for line in group if line.split(":")[2:3] != [str(gid)]]
+        passwd.append(f"sandbox:x:{uid}:{gid}:sandbox:{home}:/bin/bash")
+        group.append(f"sandbox:x:{gid}:")
+    (staging / "passwd").write_text("\n".join(passwd) + "\n")
+    (staging / "group").write_text("\n".join(group) + "\n")
+    (staging / "hosts").write_text(DOCKER_HOSTS)
+    (staging / "hostname").write_text(f"{HOSTNAME}\n")
+    if (staging / "resolv.conf").exists():
+        (staging / "resolv.conf").unlink()
+    if network and Path("/etc/resolv.conf").exists():
+        shutil.copy2("/etc/resolv.conf", staging / "resolv.conf")
+    _make_readable(staging)
+
+
+def _make_readable(staging: Path) -> None:
+    """Let the sandbox's user (nobody, when we are root) read every staged file."""
+    for path in [staging, *staging.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def system_args(system_root: str | None = None, source: str | None = None) -> list[str]:
+    """bubblewrap arguments that show the system directories read-only.
+
+    The host's ``/usr``, ``/bin``, ``/sbin`` and ``/lib*``, or those of ``system_root``, bound from
+    ``source`` when given (where the tree is mounted for the holder, see :func:`root_launcher`).
+    """
     args: list[str] = []
+    top = Path(system_root or "/")
     for name in _SYSTEM_DIRS:
-        path = Path("/") / name
+        path = top / name
         if path.is_symlink():
-            args += ["--symlink", os.readlink(path), str(path)]
+            args += ["--symlink", os.readlink(path), f"/{name}"]
         elif path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
+            args += ["--ro-bind", str(Path(source or top, name)), f"/{name}"]
     return args
+
+
+def root_launcher(system_root: str, mount_point: str) -> list[str]:
+    """The command that starts the holder when we are root and it runs on ``system_root``.
+
+    The tree may lie where nobody, the sandbox's host user, cannot reach it (the cache under
+    ``/root``), and bubblewrap resolves every bind's source path as that user. So the holder
+    starts in a private mount namespace of its own, where the tree is bound at ``mount_point``
+    (an empty directory everyone can traverse; on the host it stays empty), then drops to
+    nobody and runs bubblewrap (the rest of the argv).
+
+    Raises:
+        SandboxError: util-linux's ``unshare``, ``setpriv`` or ``mount`` is missing.
+    """
+    tools = {name: shutil.which(name) for name in ("unshare", "setpriv", "mount")}
+    missing = [name for name, found in tools.items() if found is None]
+    if missing:
+        raise SandboxError(
+            f"sandbox spec: a system_root run as root needs {', '.join(missing)} (`apt-get install util-linux mount`)"
+        )
+    drop = f'exec {tools["setpriv"]} --reuid={NOBODY} --regid={NOBODY} --clear-groups -- "$@"'
+    script = f'{tools["mount"]} --rbind -- "$0" "$1" && shift && {drop}'
+    unshare = [str(tools["unshare"]), "--mount", "--propagation", "private", "--"]
+    return [*unshare, "/bin/sh", "-c", script, system_root, mount_point]
+
+
+def check_system_root(system_root: str) -> None:
+    """Refuse a system root the sandbox cannot run on.
+
+    Raises:
+        SandboxError: It is not an absolute path to a directory holding ``usr/bin/python3`` (the
+            supervisor runs on it) and ``usr/bin/bwrap`` (which starts each command), or has no ``etc``.
+    """
+    root = Path(system_root)
+    if not root.is_absolute() or not root.is_dir():
+        raise SandboxError(f"sandbox spec: system_root {system_root!r} is not an absolute path to a directory")
+    for needed, why in (
+        ("usr/bin/python3", "the sandbox's supervisor runs on it"),
+        ("usr/bin/bwrap", "it starts every command; install bubblewrap in the tree"),
+        ("etc", "the sandbox's /etc is made from it"),
+    ):
+        if not (root / needed).exists():
+            raise SandboxError(f"sandbox spec: system_root {system_root!r} has no /{needed} ({why})")
 
 
 def check_reachable_by_others(source: Path) -> None:

@@ -99,9 +99,8 @@ class SandboxSpec:
     """What a sandbox looks like when a session opens.
 
     Attributes:
-        image: Backend-specific root file system: a Docker image tag, or for ``local`` a
-            rootfs directory; ``None`` means the backend's default (``local``: the host's
-            system directories, read-only).
+        image: The ``docker`` backend's image tag; ``None`` means its default image. The
+            ``local`` backend takes none (see ``system_root``).
         workdir: The private writable directory commands start in.
         mounts: Extra host paths bound in; nothing else of the host is visible.
         env: Environment variables of every command.
@@ -124,6 +123,13 @@ class SandboxSpec:
             copy, new entries can be made in ``/usr`` (what it holds stays read-only: the host's
             files cannot be owned by a namespace's root), and ``/root`` and ``/var`` exist; all of
             it is restored by ``reset()``.
+        system_root: ``None`` (default): the ``local`` backend shows the host's system
+            directories. A directory (``local`` backend only; ``docker`` refuses it): a root file
+            system, such as ``lemur envs build-root intercode-bash`` makes, whose ``/usr``,
+            ``/bin``, ``/sbin``, ``/lib*`` and ``/etc`` the sandbox shows instead of the host's,
+            read-only (its ``/etc`` as a copy with the sandbox's users and Docker's ``/etc/hosts``;
+            nothing else of it, e.g. ``/var``, is used). It must hold ``/usr/bin/python3`` and
+            ``/usr/bin/bwrap``, which the sandbox itself runs on.
     """
 
     image: str | None = None
@@ -135,6 +141,7 @@ class SandboxSpec:
     limits: Limits = dataclasses.field(default_factory=Limits)
     writable_root: bool = False
     run_as_root: bool = False
+    system_root: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

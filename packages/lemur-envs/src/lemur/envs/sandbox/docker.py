@@ -110,13 +110,18 @@ class DockerBackend(SandboxBackend):
 
         Raises:
             SandboxUnavailableError: No daemon, or the image is missing.
-            SandboxError: The spec asks for a writable root, the container did not start, or a
+            SandboxError: The spec asks for a writable root or a system root, the container did not start, or a
                 setup command failed (the message has its output).
         """
         if spec.writable_root:
             raise SandboxError(
                 "sandbox spec: writable_root=True is not supported by the docker backend "
                 "(its root is read-only; only the work dir, /tmp and mounts are snapshot); use the local backend"
+            )
+        if spec.system_root is not None:
+            raise SandboxError(
+                f"sandbox spec: system_root {spec.system_root!r} is the local backend's; the docker backend "
+                "takes an image instead"
             )
         client = self.client()
         image = spec.image or DEFAULT_IMAGE

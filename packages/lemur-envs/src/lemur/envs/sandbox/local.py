@@ -3,13 +3,16 @@
 Layout of one session (see ``_supervisor.py`` for the inside):
 
 - One **holder** bubblewrap per session, with its own user, PID, network (loopback only), IPC
-  and UTS namespaces and a read-only root. It sees the host's system directories read-only
-  (``/usr``, ``/bin``, ``/lib*``, a prepared ``/etc``) and the spec's mounts, nothing else of
-  the host. Two size-limited tmpfs hold the writable areas (the work dir and ``/tmp``,
-  ``disk_bytes`` in all) and the snapshot taken after setup. Its process is the stdlib
-  **supervisor**. With ``spec.writable_root`` a third area on that tmpfs, a copy of the
-  holder's root skeleton (mount points and symlinks), is each command's ``/``, with the same
-  read-only binds on top; it is snapshot, reset and diffed like the others.
+  and UTS namespaces (host name ``sandbox``) and a read-only root. It sees the host's system
+  directories read-only (``/usr``, ``/bin``, ``/lib*``, a prepared ``/etc``), or with
+  ``spec.system_root`` those of that root file system (its ``python3`` runs the supervisor and
+  its ``bwrap`` the commands; as root, mounted for the holder in a private mount namespace, as
+  nobody could not reach it in root's cache), and the spec's mounts, nothing else of the host.
+  Two size-limited tmpfs hold the writable areas (the work dir and ``/tmp``, ``disk_bytes`` in
+  all) and the snapshot taken after setup. Its process is the stdlib **supervisor**. With
+  ``spec.writable_root`` a third area on that tmpfs, a copy of the holder's root skeleton (mount
+  points and symlinks), is each command's ``/``, with the same read-only binds on top; it is
+  snapshot, reset and diffed like the others.
 - Every command runs in a **nested** bubblewrap (a "stub", started ahead of time so a command
   does not wait for namespaces) with its own PID namespace: a timeout kills the whole tree by
   killing that bubblewrap, and a command cannot see or signal the supervisor or other
@@ -30,10 +33,11 @@ Layout of one session (see ``_supervisor.py`` for the inside):
   root's, so no copy-on-write below them), and an empty ``/root``, ``/var``, ``/home``...
 
 Known limits: background processes a command leaves behind are killed when it exits (start
-long-lived servers from an interactive shell); the sandbox uses the host's ``/usr`` (no
-images); memory is polled every 100 ms, so a burst between polls is bounded only per process.
+long-lived servers from an interactive shell); the sandbox uses the host's ``/usr`` unless a
+``system_root`` is given (no images); memory is polled every 100 ms, so a burst between polls
+is bounded only per process.
 
-Size: about 590 lines, one session class and its control channel to the supervisor, which are
+Size: about 600 lines, one session class and its control channel to the supervisor, which are
 one protocol; the host-side bubblewrap arguments and checks live in ``_local_host``.
 """
 
@@ -48,19 +52,23 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lemur.envs.sandbox._local_host import (
+    HOSTNAME,
     ROOT_CAPABILITIES,
     ROOT_SKELETON,
     check_reachable_by_others,
+    check_system_root,
     drop_privileges,
     etc_staging,
     launch_script,
     probe,
+    root_launcher,
     system_args,
 )
 from lemur.envs.sandbox.base import (
@@ -168,18 +176,28 @@ class LocalSession(Session):
         # Started stubs the supervisor handed over and nobody took yet: stub id -> pipes.
         self._stubs: dict[int, list[int]] = {}
         self._stub_ready = threading.Condition(self._lock)
+        launcher, user = [], drop_privileges()
+        # As root, a system root is mounted for the holder at a place nobody can reach (see root_launcher).
+        self._mount_point: str | None = None
+        if spec.system_root is not None and os.geteuid() == 0:
+            self._mount_point = tempfile.mkdtemp(prefix="lemur-sandbox-root-")
+            os.chmod(self._mount_point, 0o755)
+            launcher, user = root_launcher(spec.system_root, self._mount_point), {}
         host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = host_sock
         try:
             self._holder = subprocess.Popen(
-                self._holder_argv(inner_sock.fileno()),
+                launcher + self._holder_argv(inner_sock.fileno()),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 pass_fds=(inner_sock.fileno(),),
                 env=self._base_env(),
-                **drop_privileges(),
+                **user,
             )
+        except BaseException:
+            self._remove_mount_point()
+            raise
         finally:
             inner_sock.close()
         self._ready = threading.Event()
@@ -203,8 +221,11 @@ class LocalSession(Session):
         if spec.image is not None:
             raise SandboxError(
                 f"sandbox spec: image {spec.image!r}: the local backend runs on the host's system directories "
-                "and takes no image; prepare files with setup and mounts, or use the docker backend"
+                "and takes no image; give a root file system as system_root, prepare files with setup and mounts, "
+                "or use the docker backend"
             )
+        if spec.system_root is not None:
+            check_system_root(spec.system_root)
         for mount in spec.mounts:
             if not Path(mount.source).exists():
                 raise SandboxError(f"sandbox spec: mount source {str(mount.source)!r} does not exist")
@@ -215,12 +236,14 @@ class LocalSession(Session):
 
     def _holder_argv(self, fd: int) -> list[str]:
         spec, limits = self.spec, self.limits
-        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", "sandbox"]
+        system = system_args(spec.system_root, self._mount_point)
+        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--new-session", "--hostname", HOSTNAME]
         if spec.network:
             args.append("--share-net")
-        args += system_args()
+        args += system
         # One bind of a prepared /etc: every mount here is copied into each command's namespace.
-        args += ["--ro-bind", str(etc_staging(self._home(), spec.network, spec.run_as_root)), "/etc"]
+        etc = etc_staging(self._home(), spec.network, spec.run_as_root, spec.system_root)
+        args += ["--ro-bind", str(etc), "/etc"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _RW_ROOT]
         args += ["--size", str(limits.disk_bytes), "--tmpfs", _SNAP_ROOT]
@@ -229,7 +252,6 @@ class LocalSession(Session):
             args += ["--ro-bind" if mount.read_only else "--bind", str(Path(mount.source).resolve()), mount.target]
         args += ["--remount-ro", "/"]
         areas = [{"path": spec.workdir, "name": "work"}, {"path": "/tmp", "name": "tmp"}]
-        system = system_args()
         # With a writable root each command's "/" is a directory on the rw tmpfs, and what the
         # holder binds over its read-only root is bound again on top of it, in the same order.
         root_binds = [[system[i + 2], True] for i in range(len(system)) if system[i] == "--ro-bind"]
@@ -239,8 +261,9 @@ class LocalSession(Session):
         root_system = spec.writable_root and spec.run_as_root
         if root_system:
             root_binds = [bind for bind in root_binds if bind[0] not in ("/etc", "/usr")]
+        has_bwrap = Path(spec.system_root or "/", "usr/bin/bwrap").exists()
         config = {
-            "bwrap": "/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "bwrap",
+            "bwrap": "/usr/bin/bwrap" if has_bwrap else "bwrap",
             "rw_root": _RW_ROOT,
             "snap_root": _SNAP_ROOT,
             "areas": ([{"path": "/", "name": "root"}] if spec.writable_root else []) + areas,
@@ -588,3 +611,12 @@ class LocalSession(Session):
             self._holder.wait()
         if self._holder.stderr is not None:
             self._holder.stderr.close()
+        self._remove_mount_point()
+
+    def _remove_mount_point(self) -> None:
+        if self._mount_point is not None:
+            try:
+                os.rmdir(self._mount_point)  # empty here: the tree was bound only in the holder's namespace
+            except OSError:
+                pass
+            self._mount_point = None

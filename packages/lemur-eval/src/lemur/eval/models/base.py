@@ -85,6 +85,9 @@ class Generation:
 
     text: str
     finish_reason: str = "stop"  #: "stop" (EOS or a stop string) or "length" (hit ``max_tokens``)
+    #: Tokens the model generated, those of a stop string or EOS included, where the backend
+    #: counts them (``hf``); None otherwise (and for cached answers). Not part of equality.
+    tokens: int | None = dataclasses.field(default=None, compare=False)
 
 
 class ModelBackend(abc.ABC):
@@ -113,6 +116,14 @@ class ModelBackend(abc.ABC):
             NotImplementedError: The backend cannot score text (e.g. a chat-only API).
         """
         raise NotImplementedError(f"the '{self.name}' model backend cannot compute log-likelihoods")
+
+    def truncated_tokens(self, requests: Sequence[GenerationRequest | LoglikelihoodRequest]) -> list[int] | None:
+        """How many tokens the backend would cut from the front of each request's prompt to fit its context.
+
+        The runner records the counts per item and warns, so a cut is never silent. The
+        default, ``None``, means the backend cannot tell (a remote server, recordings).
+        """
+        return None
 
     def close(self) -> None:
         """Release connections, processes or GPU memory; the default does nothing."""

@@ -10,6 +10,9 @@
   the continuation, the context and the whole text are tokenized separately and the
   continuation is ``whole[len(context):]``, so the split is exact; sequences longer than
   ``max_length`` keep their last tokens.
+- Prompts longer than the context (``max_length``, less ``max_tokens`` when generating) keep
+  their last tokens, as lm-evaluation-harness does; :meth:`HFBackend.truncated_tokens` says
+  how many were cut, and the runner records and warns about it.
 - :meth:`HFBackend.score_prompts` gives per-token log-probabilities with character offsets,
   which ``lemur serve`` returns for OpenAI ``echo`` + ``logprobs`` requests.
 
@@ -172,31 +175,61 @@ class HFBackend(ModelBackend):
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
+    def _generation_ids(self, request: GenerationRequest) -> list[int]:
+        """The whole prompt of ``request`` as tokens (template and BOS applied), before any cut."""
+        text = self.prompt_text(request)
+        return (self._prefix(text) + self._encode(text)) or [self._start_id()]
+
+    def _prompt_room(self, max_tokens: int) -> int:
+        """How many prompt tokens fit beside ``max_tokens`` new ones in ``max_length`` (at least 1)."""
+        return max(1, self.max_length - max_tokens)
+
+    def truncated_tokens(self, requests: Sequence[GenerationRequest | LoglikelihoodRequest]) -> list[int]:
+        """How many tokens :meth:`generate` / :meth:`loglikelihood` cut from the front of each request.
+
+        A generation keeps the last ``max_length - max_tokens`` prompt tokens (at least one); a
+        log-likelihood keeps the last ``max_length + 1`` tokens of context + continuation (the
+        first only conditions the rest). Counts are in tokens; 0 means nothing is cut.
+        """
+        counts = []
+        for request in requests:
+            if isinstance(request, GenerationRequest):
+                if request.max_tokens == 0:
+                    counts.append(0)
+                    continue
+                length, room = len(self._generation_ids(request)), self._prompt_room(request.max_tokens)
+            else:
+                length, room = len(self._scored_sequence(request)[0]), self.max_length + 1
+            counts.append(max(0, length - room))
+        return counts
+
+    def prompt_tokens(self, requests: Sequence[GenerationRequest]) -> list[int]:
+        """How many prompt tokens the model reads for each generation request (after any cut)."""
+        return [min(len(self._generation_ids(request)), self._prompt_room(request.max_tokens)) for request in requests]
+
     # ------------------------------------------------------------------------ generate
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Generate one completion per request, in order (greedy when ``temperature`` is 0).
 
         Requests are sorted by length and batched ``batch_size`` at a time (one temperature
-        per batch), left-padded; prompts longer than ``max_length - max_tokens`` keep their
-        last tokens. The returned text excludes the stop string, EOS and padding;
-        ``finish_reason`` is ``length`` only when ``max_tokens`` tokens were generated with
-        no stop. ``max_tokens=0`` gives empty text without running the model; an empty prompt
-        starts from BOS (EOS when there is none).
+        and ``max_tokens`` per batch), left-padded; prompts longer than ``max_length -
+        max_tokens`` keep their last tokens (:meth:`truncated_tokens` counts the cut). The
+        returned text excludes the stop string, EOS and padding; ``finish_reason`` is
+        ``length`` only when ``max_tokens`` tokens were generated with no stop.
+        ``max_tokens=0`` gives empty text without running the model; an empty prompt starts
+        from BOS (EOS when there is none).
         """
-        encoded = []
-        for request in requests:
-            text = self.prompt_text(request)
-            ids = self._prefix(text) + self._encode(text)
-            encoded.append(ids or [self._start_id()])
+        encoded = [self._generation_ids(request) for request in requests]
         results: list[Generation | None] = [
-            Generation("", "length") if request.max_tokens == 0 else None for request in requests
+            Generation("", "length", 0) if request.max_tokens == 0 else None for request in requests
         ]
+        # A batch shares temperature and max_tokens, so each prompt's cut depends on itself only.
         order = sorted(
             (i for i, r in enumerate(requests) if r.max_tokens > 0),
-            key=lambda i: (requests[i].temperature, -len(encoded[i])),
+            key=lambda i: (requests[i].temperature, requests[i].max_tokens, -len(encoded[i])),
         )
-        for batch in _batches(order, self.batch_size, key=lambda i: requests[i].temperature):
+        for batch in _batches(order, self.batch_size, key=lambda i: (requests[i].temperature, requests[i].max_tokens)):
             outputs = self._generate_batch([encoded[i] for i in batch], [requests[i] for i in batch])
             for index, output in zip(batch, outputs, strict=True):
                 results[index] = output
@@ -206,8 +239,8 @@ class HFBackend(ModelBackend):
         torch = self._torch
         from transformers import GenerationConfig, StoppingCriteriaList
 
-        max_new = max(r.max_tokens for r in requests)
-        keep = max(1, self.max_length - max_new)
+        max_new = requests[0].max_tokens
+        keep = self._prompt_room(max_new)
         prompts = [p[-keep:] for p in prompts]
         width = max(len(p) for p in prompts)
         input_ids = torch.full((len(prompts), width), self._pad_id, dtype=torch.long)
@@ -243,12 +276,29 @@ class HFBackend(ModelBackend):
                 tokens, ended = tokens[:position], True
                 break
         tokens = tokens[: request.max_tokens]
-        text = self.tokenizer.decode(tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        text = self._decode(tokens)
         cut = first_stop(text, request.stop)
         if cut is not None:
-            return Generation(text[:cut], "stop")
+            return Generation(text[:cut], "stop", self._tokens_through_stop(tokens, request.stop))
         reason = "length" if not ended and len(tokens) >= request.max_tokens else "stop"
-        return Generation(text, reason)
+        return Generation(text, reason, len(tokens) + (1 if ended else 0))
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _tokens_through_stop(self, tokens: list[int], stops: tuple[str, ...]) -> int:
+        """The fewest leading ``tokens`` whose text holds a stop string: what the model generated before it stopped.
+
+        Tokens after that are other rows' work (padding) and are not counted.
+        """
+        low, high = 1, len(tokens)
+        while low < high:
+            middle = (low + high) // 2
+            if first_stop(self._decode(tokens[:middle]), stops) is None:
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     # ------------------------------------------------------------------- loglikelihood
 
@@ -261,17 +311,22 @@ class HFBackend(ModelBackend):
         """
         sequences, lengths = [], []
         for request in requests:
-            context, continuation = _move_trailing_space(request.context, request.continuation)
-            prefix = self._prefix(context + continuation)
-            context_ids = prefix + self._encode(context)
-            whole = prefix + self._encode(context + continuation)
-            if not context_ids:
-                start = self._start_id()
-                context_ids, whole = [start], [start, *whole]
+            whole, length = self._scored_sequence(request)
             sequences.append(whole)
-            lengths.append(len(whole) - len(context_ids))
+            lengths.append(length)
         scores = self._token_logprobs(sequences)
         return [float(sum(row[len(row) - n :])) if n else 0.0 for row, n in zip(scores, lengths, strict=True)]
+
+    def _scored_sequence(self, request: LoglikelihoodRequest) -> tuple[list[int], int]:
+        """Context + continuation as tokens, and how many of the last ones are the continuation."""
+        context, continuation = _move_trailing_space(request.context, request.continuation)
+        prefix = self._prefix(context + continuation)
+        context_ids = prefix + self._encode(context)
+        whole = prefix + self._encode(context + continuation)
+        if not context_ids:
+            start = self._start_id()
+            context_ids, whole = [start], [start, *whole]
+        return whole, len(whole) - len(context_ids)
 
     def score_prompts(self, prompts: Sequence[str]) -> list[list[ScoredToken]]:
         """Per-token log-probabilities of each prompt, as OpenAI ``echo`` + ``logprobs`` returns them.

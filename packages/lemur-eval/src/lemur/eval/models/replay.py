@@ -144,6 +144,12 @@ class ReplayBackend(ModelBackend):
         """The recordings' location and content hash."""
         return {"backend": self.name, "path": str(self.path.resolve()), "sha256": self._sha256}
 
+    def has_recording(self, request: GenerationRequest | Sequence[LoglikelihoodRequest]) -> bool:
+        """Whether :meth:`generate` (one request) or :meth:`loglikelihood` (a sequence) can answer ``request``."""
+        if isinstance(request, GenerationRequest):
+            return canonical_json(request.to_dict()) in self._generations
+        return all(canonical_json(dataclasses.asdict(item)) in self._logprobs for item in request)
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """The recorded generation of each request, in order.
 

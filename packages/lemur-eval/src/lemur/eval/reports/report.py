@@ -25,6 +25,7 @@ from lemur.eval.reports.tables import (
     run_labels,
     scores_table,
 )
+from lemur.eval.results import new_file_mode
 
 #: Output formats, in the order they are written.
 FORMATS = ("md", "html", "png")
@@ -258,6 +259,7 @@ def write_files(out_dir: str | Path, files: dict[str, bytes]) -> list[Path]:
         target = out_dir / relative
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
+            os.fchmod(handle, new_file_mode())  # mkstemp makes 0600; reports are as readable as open() makes files
             with os.fdopen(handle, "wb") as stream:
                 stream.write(content)
             os.replace(temporary, target)

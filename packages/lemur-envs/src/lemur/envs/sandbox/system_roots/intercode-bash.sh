@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Build InterCode-Bash's system tree for the local sandbox backend (SandboxSpec.system_root):
+# a Debian bookworm root file system made offline from the Debian mirror with mmdebstrap
+# (--variant=minbase), holding the packages InterCode's NL2Bash image installs
+# (nl2bash.Dockerfile: `apt-get install bash python3 psmisc bsdmainutils cron imagemagick dnsutils
+# git tree net-tools iputils-ping coreutils curl cpio jq` on ubuntu:latest), mapped to Debian names,
+# and nothing it lacked (no xxd, g++, wget or sudo: its logs show "command not found" for them).
+# The tree goes to $LEMUR_CACHE_DIR (default ~/.cache/lemur)/system-roots/intercode-bash-<key>,
+# <key> the first 16 hex digits of this script's SHA-256 (the package list is in it); it is
+# built in a temporary directory beside it and renamed into place when complete.
+set -euo pipefail
+
+suite=bookworm
+# Ubuntu's apt installs recommends; of those only what the logs show or git/curl pull in are kept:
+# less, patch (git), ca-certificates (curl), procps (`ps auxf` worked), mount (in the base image).
+# bubblewrap is the sandbox's own: its supervisor starts every command with the tree's bwrap.
+packages=(bash python3 psmisc bsdmainutils cron imagemagick bind9-dnsutils git tree net-tools iputils-ping
+    coreutils curl cpio jq less patch ca-certificates procps mount bubblewrap)
+# What Ubuntu's minimized image drops (its /etc/dpkg/dpkg.cfg.d/excludes): documentation but the
+# copyright files, man pages, translations, groff, info and lintian data.
+dpkg_excludes=(path-exclude=/usr/share/doc/* path-include=/usr/share/doc/*/copyright path-exclude=/usr/share/man/*
+    path-exclude=/usr/share/groff/* path-exclude=/usr/share/info/* path-exclude=/usr/share/lintian/*
+    path-exclude=/usr/share/locale/*/LC_MESSAGES/*.mo)
+# The host user a root-run sandbox uses (nobody); the tree is made its own, so that inside the
+# sandbox, where that user is root, the system files are root's as in InterCode's image.
+sandbox_uid=65534
+
+script=$(readlink -f "${BASH_SOURCE[0]}")
+key=$(sha256sum "$script" | cut -c1-16)
+cache_dir=${LEMUR_CACHE_DIR:-$HOME/.cache/lemur}
+force=0
+print_path=0
+
+usage() {
+    cat <<USAGE
+usage: ${LEMUR_BUILD_ROOT_NAME:-$0} [--cache-dir DIR] [--force] [--print-path]
+  --cache-dir DIR  Lemur's cache directory (default \$LEMUR_CACHE_DIR or ~/.cache/lemur)
+  --force          rebuild the tree even if it exists
+  --print-path     print where the tree goes and exit
+env: DEBIAN_MIRROR (default: this machine's apt mirror)
+USAGE
+}
+
+while (($#)); do
+    case "$1" in
+    --cache-dir) cache_dir=$2; shift ;;
+    --force) force=1 ;;
+    --print-path) print_path=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+target="$cache_dir/system-roots/intercode-bash-$key"
+if ((print_path)); then
+    echo "$target"
+    exit 0
+fi
+log() { echo "build_intercode_rootfs: $*" >&2; }
+if ((force == 0)) && [[ -d "$target" ]]; then
+    log "exists: $target (--force rebuilds it)"
+    exit 0
+fi
+if ! command -v mmdebstrap >/dev/null; then
+    echo "error: mmdebstrap is not installed; run 'apt-get install mmdebstrap'" >&2
+    exit 2
+fi
+
+# The apt mirror this machine already uses, so a proxy or local mirror keeps working.
+default_mirror() {
+    local uri
+    uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        grep -v security | head -n1 || true)
+    if [[ -z "$uri" && -r /etc/apt/sources.list ]]; then
+        uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' \
+            /etc/apt/sources.list)
+    fi
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+mirror=${DEBIAN_MIRROR:-$(default_mirror)}
+mkdir -p "$cache_dir/system-roots"
+work=$(mktemp -d "$cache_dir/system-roots/.build-XXXXXX")
+trap 'chmod -R u+rwX "$work" 2>/dev/null; rm -rf "$work"' EXIT
+began=$SECONDS
+log "mmdebstrap $suite ($mirror): ${packages[*]}"
+dpkg_options=(--dpkgopt=force-unsafe-io)
+for option in "${dpkg_excludes[@]}"; do
+    dpkg_options+=("--dpkgopt=$option")
+done
+# A tar, so that a user without root (mmdebstrap's unshare mode) gets a tree of their own files.
+mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" "${dpkg_options[@]}" \
+    --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
+    "$suite" "$work/rootfs.tar" "$mirror"
+mkdir "$work/rootfs"
+if ((EUID == 0)); then
+    tar -C "$work/rootfs" --numeric-owner -xpf "$work/rootfs.tar"
+    # chown clears set-user/group-id bits: note them first, then restore them.
+    special=$(cd "$work/rootfs" && find . -perm /6000 ! -type l -printf '%m %p\n')
+    chown -hR "$sandbox_uid:$sandbox_uid" "$work/rootfs"
+    while read -r mode path; do
+        [[ -n "$mode" ]] && chmod "$mode" "$work/rootfs/$path"
+    done <<<"$special"
+else
+    tar -C "$work/rootfs" --no-same-owner -xpf "$work/rootfs.tar" --exclude='./dev/*'
+fi
+rm "$work/rootfs.tar"
+chmod 755 "$work/rootfs"
+if [[ -d "$target" ]]; then
+    mv -T "$target" "$work/old"
+fi
+mv -T "$work/rootfs" "$target"
+log "ready: $target ($(du -sh "$target" | cut -f1), $((SECONDS - began)) s)"
