@@ -60,6 +60,7 @@ class ReplayBackend(ModelBackend):
         self._generations: dict[str, list[Generation]] = {}
         self._logprobs: dict[str, float] = {}
         self._served: dict[str, int] = {}
+        self._keys: dict[GenerationRequest, str] = {}  # canonical JSON of requests seen, computed once
         self._lock = threading.Lock()
         digest = hashlib.sha256()
         for file in self._files():
@@ -144,10 +145,16 @@ class ReplayBackend(ModelBackend):
         """The recordings' location and content hash."""
         return {"backend": self.name, "path": str(self.path.resolve()), "sha256": self._sha256}
 
+    def _key(self, request: GenerationRequest) -> str:
+        key = self._keys.get(request)
+        if key is None:
+            key = self._keys[request] = canonical_json(request.to_dict())
+        return key
+
     def has_recording(self, request: GenerationRequest | Sequence[LoglikelihoodRequest]) -> bool:
         """Whether :meth:`generate` (one request) or :meth:`loglikelihood` (a sequence) can answer ``request``."""
         if isinstance(request, GenerationRequest):
-            return canonical_json(request.to_dict()) in self._generations
+            return self._key(request) in self._generations
         return all(canonical_json(dataclasses.asdict(item)) in self._logprobs for item in request)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -159,7 +166,7 @@ class ReplayBackend(ModelBackend):
         results = []
         with self._lock:
             for request in requests:
-                key = canonical_json(request.to_dict())
+                key = self._key(request)
                 recorded = self._generations.get(key)
                 if recorded is None:
                     raise ReplayMissError(
