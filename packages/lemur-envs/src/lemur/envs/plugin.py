@@ -40,11 +40,12 @@ def sandbox_check(backend_name: str, check_names: tuple[str, ...]) -> None:
 @click.option("--force", is_flag=True, help="Rebuild the Debian base image even if it exists.")
 @click.option("--base", metavar="IMAGE", help="Build on IMAGE (e.g. debian:bookworm-slim) instead of bootstrapping.")
 @click.option("--tag", metavar="TAG", help="Tag of the sandbox image (default lemur/sandbox:bookworm).")
-def build_image(force: bool, base: str | None, tag: str | None) -> None:
+@click.option("--intercode-bash", is_flag=True, help="Also build lemur/intercode-bash:bookworm (InterCode's tools).")
+def build_image(force: bool, base: str | None, tag: str | None, intercode_bash: bool) -> None:
     """Build the docker sandbox image offline (needs root and a Docker daemon; DOCKER_HOST is honoured)."""
     from lemur.envs.sandbox.docker_image import build_image as build
 
-    build(force=force, base=base, tag=tag)
+    build(force=force, base=base, tag=tag, intercode_bash=intercode_bash)
 
 
 @hookimpl

@@ -24,7 +24,11 @@ drawn with ``self.np_random``. The sandbox is built at the first reset. The file
 to its state right after setup, without empty directories (InterCode's ``git clean -fd`` removes
 them at every reset), and the working directory is ``/``. The gold command runs on a
 fresh copy once per task and env (its output and file system are kept for scoring, where
-InterCode re-runs it at every submission; the same unless the gold reads the clock).
+InterCode re-runs it at every submission; gold commands that print the clock are rerun at every
+reset). By default (``gold="background"``) it runs in a twin sandbox in a worker thread, so reset
+does not wait for it; the first reward does (:mod:`.bash_gold`: the twin is checked to be an
+exact copy, file times included, and rewards are the same as with ``gold="inline"``, which
+runs it in the agent's sandbox during reset).
 
 ``info``: ``task_id``, ``file_system``, ``query``, ``gold``, ``success`` (reward == 1.0),
 ``action_executed`` (exit status 0), ``reward_details`` (p1-p3, ``diff_miss``, ``diff_extra``,
@@ -36,6 +40,9 @@ action as its own ``/bin/bash -c`` process exactly as InterCode's ``docker exec`
 working directory carries over, variables do not; what the GPT-4 logs were recorded with), and
 ``"persistent"`` runs the episode's actions in one long-lived bash (variables, functions and
 ``cd`` carry over; the action runs as typed). Gold commands always run the InterCode way.
+``gold``: ``"background"`` (default; a second sandbox, twice the memory) or ``"inline"``. On
+``docker`` both sandboxes use ``lemur/intercode-bash:bookworm``, the sandbox image plus InterCode's
+tools (build it with ``lemur envs build-image --intercode-bash``).
 
 Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`` backend
 commands run as root (of their own user namespace, no real privileges) and the top level of
@@ -49,6 +56,10 @@ Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is wit
 InterCode's log): fs 1 324/401, fs 2 270/310, fs 3 292/334, fs 4 89/131 (975/1176, 83%); gold
 commands score 1.0 on 198 of 200 tasks (the other two print the clock). The remaining
 differences and their causes are listed in ``tests/intercode/test_bash.py``.
+On ``docker`` (``lemur/intercode-bash:bookworm``, ``gold="background"``, 2026-11-27): fs 1
+275/401, fs 2 232/310, fs 3 263/334, fs 4 101/131 (871/1176, 74%), gold 200/200; most turns that
+agree on ``local`` but not here write outside the task directories (its root is read-only:
+``tar czf /x.tgz``, ``mv ... /``, ``cp ... /usr``) or need root.
 
 >>> import gymnasium, lemur.envs
 >>> env = gymnasium.make("lemur/InterCode-Bash-v0", file_system=1, data_dir="../shared/data")  # doctest: +SKIP
@@ -59,10 +70,12 @@ Version history: v0 (2026-11-27), first version.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Any
 
 import gymnasium
 
+from lemur.envs.intercode.bash_gold import GoldRun, GoldRunner, gold_command, reads_clock
 from lemur.envs.intercode.bash_reward import bash_reward
 from lemur.envs.intercode.task_fs import TEXT, TaskFileSystem, as_text, git_clean_command, setup_command
 from lemur.envs.intercode.tasks import bash_setup_script, bash_tasks
@@ -79,13 +92,22 @@ class InterCodeBashEnv(gymnasium.Env):
     metadata = {"render_modes": []}
 
     def __init__(
-        self, file_system: int = 1, backend: str = "local", data_dir: str | None = None, shell: str = "exec"
+        self,
+        file_system: int = 1,
+        backend: str = "local",
+        data_dir: str | None = None,
+        shell: str = "exec",
+        gold: str = "background",
     ) -> None:
         from lemur.core.errors import ConfigError
 
         if shell not in ("exec", "persistent"):
             raise ConfigError(f"InterCode-Bash: shell {shell!r} is not one of 'exec', 'persistent'")
+        if gold not in ("background", "inline"):
+            raise ConfigError(f"InterCode-Bash: gold {gold!r} is not one of 'background', 'inline'")
         self.shell = shell
+        self.gold = gold
+        self._gold_runner: GoldRunner | None = None
         self.backend = backend
         self.data_dir = data_dir
         self.observation_space = TEXT
@@ -100,29 +122,48 @@ class InterCodeBashEnv(gymnasium.Env):
         self.file_system = file_system
         self.tasks = bash_tasks(file_system, self.data_dir)
         self._script = bash_setup_script(file_system, self.data_dir)
-        self._gold_runs: dict[int, tuple[str, dict[str, Any]]] = {}
-        if self.fs is not None:
-            self.fs.close()
-            self.fs = None
+        self._gold_runs: dict[int, GoldRun | Future[GoldRun]] = {}
+        self._close_sandboxes()
 
     def _file_system(self) -> TaskFileSystem:
         if self.fs is None:
-            # InterCode's Docker build stops on a failing script; on GNU tools fs 3's BSD `date -v`
-            # fails there too (and its last commands decide the status), so the status is not checked.
-            directory, extra = MAIN_DIRECTORY[self.file_system], EXTRA_ROOTS[self.file_system]
-            setup = (setup_command(self._script) + " || true", git_clean_command((directory, *extra)))
-            persistent = self.shell == "persistent"
-            # InterCode's container root was writable; the docker backend's is not (it refuses the option).
-            self.fs = TaskFileSystem(
-                self.backend,
-                directory,
-                extra,
-                setup=setup,
-                persistent_shell=persistent,
-                writable_root=self.backend == "local",
-                run_as_root=self.backend == "local",
-            )
+            # The twin is built in the gold runner's thread while the agent's sandbox is built here.
+            runner = GoldRunner(self._open_task_fs) if self.gold == "background" else None
+            try:
+                self.fs = self._open_task_fs(persistent_shell=self.shell == "persistent")
+                if runner is not None:
+                    runner.attach(self.fs)
+            except BaseException:
+                if runner is not None:
+                    runner.close()
+                self._close_sandboxes()
+                raise
+            self._gold_runner = runner
         return self.fs
+
+    def _open_task_fs(self, persistent_shell: bool = False) -> TaskFileSystem:
+        """Build the file system's sandbox (the agent's, or the gold runner's twin)."""
+        # InterCode's Docker build stops on a failing script; on GNU tools fs 3's BSD `date -v`
+        # fails there too (and its last commands decide the status), so the status is not checked.
+        directory, extra = MAIN_DIRECTORY[self.file_system], EXTRA_ROOTS[self.file_system]
+        setup = (setup_command(self._script) + " || true", git_clean_command((directory, *extra)))
+        image = None
+        if self.backend == "docker":
+            from lemur.envs.sandbox.docker_image import INTERCODE_BASH_IMAGE, require_image
+
+            require_image(INTERCODE_BASH_IMAGE)
+            image = INTERCODE_BASH_IMAGE
+        # InterCode's container root was writable; the docker backend's is not (it refuses the option).
+        return TaskFileSystem(
+            self.backend,
+            directory,
+            extra,
+            setup=setup,
+            image=image,
+            persistent_shell=persistent_shell,
+            writable_root=self.backend == "local",
+            run_as_root=self.backend == "local",
+        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
@@ -136,23 +177,33 @@ class InterCodeBashEnv(gymnasium.Env):
             raise ValueError(f"task_id {task_id!r} is out of range 0..{len(self.tasks) - 1}")
         self._task_id = int(task_id)
         fs = self._file_system()
-        if self._task_id not in self._gold_runs:
-            self._gold_runs[self._task_id] = self._run_gold()
+        gold = gold_command(self.tasks[self._task_id]["gold"])
+        if self._task_id not in self._gold_runs or reads_clock(gold):
+            if self._gold_runner is not None:
+                self._gold_runs[self._task_id] = self._gold_runner.submit(gold)
+            else:
+                self._gold_runs[self._task_id] = self._run_gold(gold)
         fs.reset()
         self._observation = ""
         return self.tasks[self._task_id]["query"], self._info()
 
-    def _run_gold(self) -> tuple[str, dict[str, Any]]:
-        """Run the task's gold command(s) on a fresh copy; return its output and the file system after it."""
-        gold = self.tasks[self._task_id]["gold"]
+    def _run_gold(self, gold: str) -> GoldRun:
+        """Run ``gold`` on a fresh copy of the agent's sandbox; return its output and the file system after it."""
         fs = self._file_system()
         fs.reset()
-        output, _ok = fs.run(";".join(gold) if isinstance(gold, list) else gold)
+        output, _ok = fs.run(gold)
         return output, fs.manifest()
+
+    def _gold_run(self) -> GoldRun:
+        """The current task's gold run, waiting for the gold runner if it is still busy."""
+        run = self._gold_runs[self._task_id]
+        if isinstance(run, Future):
+            run = self._gold_runs[self._task_id] = run.result()
+        return run
 
     def score(self) -> tuple[float, dict[str, Any]]:
         """InterCode's reward of the current state and last observation against the gold run."""
-        gold_output, gold_files = self._gold_runs[self._task_id]
+        gold_output, gold_files = self._gold_run()
         fs = self._file_system()
         return bash_reward(fs.committed, fs.manifest(), gold_files, self._observation, gold_output)
 
@@ -181,6 +232,12 @@ class InterCodeBashEnv(gymnasium.Env):
         }
 
     def close(self) -> None:
+        self._close_sandboxes()
+
+    def _close_sandboxes(self) -> None:
+        if self._gold_runner is not None:
+            self._gold_runner.close()
+            self._gold_runner = None
         if self.fs is not None:
             self.fs.close()
             self.fs = None

@@ -136,6 +136,7 @@ class TaskFileSystem:
         setup: Shell commands that build the file system (run once, then snapshot).
         mounts: Read-only host paths bound in (task assets).
         network: Whether the sandbox may reach the network.
+        image: The sandbox's image (``SandboxSpec.image``; ``None``: the backend's default).
         shell: The shell actions run under (InterCode's NL2Bash and CTF images use bash).
         persistent_shell: Run actions in one long-lived bash per episode (variables, functions and
             the working directory carry over; the action runs as typed) instead of InterCode's
@@ -158,6 +159,7 @@ class TaskFileSystem:
         setup: Sequence[str] = (),
         mounts: Sequence[Mount] = (),
         network: bool = False,
+        image: str | None = None,
         shell: str = "/bin/bash",
         persistent_shell: bool = False,
         writable_root: bool = False,
@@ -184,6 +186,7 @@ class TaskFileSystem:
             mounts=tuple(binds),
             setup=tuple(setup),
             network=network,
+            image=image,
             limits=Limits(wall_seconds=ACTION_TIMEOUT),
             writable_root=writable_root,
             run_as_root=run_as_root,

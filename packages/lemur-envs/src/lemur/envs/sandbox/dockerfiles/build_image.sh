@@ -4,13 +4,19 @@
 #                            debootstrap when mmdebstrap is missing) loaded with `docker import`;
 #                            skipped when the image already exists (unless --force);
 #   2. lemur/sandbox:bookworm the project's Dockerfile built on top of it
-#                            (--build-arg BASE_IMAGE=lemur/base:bookworm).
+#                            (--build-arg BASE_IMAGE=lemur/base:bookworm);
+#   3. with --intercode-bash, lemur/intercode-bash:bookworm: intercode-bash.Dockerfile on the
+#                            sandbox image, with InterCode's tools from .deb files that this
+#                            machine's apt resolves against the sandbox image's dpkg database
+#                            and downloads (Debian mirror only; no registry).
 # With a registry, skip step 1: `--base debian:bookworm-slim` builds the sandbox image on a stock image.
 # Needs root (for the bootstrap) and a reachable Docker daemon ($DOCKER_HOST is honoured).
 set -euo pipefail
 
 base_tag=${LEMUR_BASE_IMAGE:-lemur/base:bookworm}
 sandbox_tag=${LEMUR_SANDBOX_IMAGE:-lemur/sandbox:bookworm}
+intercode_bash_tag=${LEMUR_INTERCODE_BASH_IMAGE:-lemur/intercode-bash:bookworm}
+intercode_bash=0
 suite=bookworm
 force=0
 stock_base=""
@@ -18,12 +24,15 @@ dockerfiles=$(cd "$(dirname "$0")" && pwd)
 
 usage() {
     cat <<EOF
-usage: ${LEMUR_BUILD_IMAGE_NAME:-$0} [--force] [--base IMAGE] [--tag TAG]
-  --force       rebuild $base_tag even if it exists
-  --base IMAGE  build the sandbox image on IMAGE (e.g. debian:bookworm-slim from a registry)
-                instead of bootstrapping $base_tag
-  --tag TAG     tag of the sandbox image (default $sandbox_tag)
-env: DEBIAN_MIRROR (default: this machine's apt mirror), LEMUR_BASE_IMAGE, LEMUR_SANDBOX_IMAGE, DOCKER_HOST
+usage: ${LEMUR_BUILD_IMAGE_NAME:-$0} [--force] [--base IMAGE] [--tag TAG] [--intercode-bash]
+  --force           rebuild $base_tag even if it exists
+  --base IMAGE      build the sandbox image on IMAGE (e.g. debian:bookworm-slim from a registry)
+                    instead of bootstrapping $base_tag
+  --tag TAG         tag of the sandbox image (default $sandbox_tag)
+  --intercode-bash  also build $intercode_bash_tag (InterCode-Bash's tools; needs this
+                    machine's apt to be Debian $suite and to reach its mirror)
+env: DEBIAN_MIRROR (default: this machine's apt mirror), LEMUR_BASE_IMAGE, LEMUR_SANDBOX_IMAGE,
+     LEMUR_INTERCODE_BASH_IMAGE, DOCKER_HOST
 EOF
 }
 
@@ -32,6 +41,7 @@ while (($#)); do
     --force) force=1 ;;
     --base) stock_base=$2; shift ;;
     --tag) sandbox_tag=$2; shift ;;
+    --intercode-bash) intercode_bash=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -109,3 +119,44 @@ log "docker build $sandbox_tag (BASE_IMAGE=$base)"
 # The legacy builder uses local images as they are; it never tries a registry for the base.
 DOCKER_BUILDKIT=0 docker build --quiet --build-arg "BASE_IMAGE=$base" -t "$sandbox_tag" "$dockerfiles" >/dev/null 2> >(grep -v -e DEPRECATED -e 'legacy builder' -e BuildKit -e 'environment-variable' -e '^ *$' >&2)
 log "ready: $sandbox_tag"
+
+# InterCode's nl2bash.Dockerfile packages, and mount, less and patch, which its Ubuntu image had.
+intercode_packages=(bash python3 psmisc bsdmainutils cron imagemagick dnsutils git tree net-tools iputils-ping
+    coreutils curl cpio jq mount less patch)
+
+build_intercode_bash() {
+    local context container codename
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [[ "$codename" != "$suite" ]] || ! command -v apt-get >/dev/null; then
+        echo "error: --intercode-bash resolves packages with this machine's apt, which must be Debian $suite" \
+            "(this is '${codename:-unknown}')" >&2
+        exit 2
+    fi
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' EXIT
+    mkdir -p "$context/debs/partial"
+    container=$(docker create "$sandbox_tag")
+    docker cp "$container:/var/lib/dpkg/status" "$context/status" >/dev/null
+    docker rm "$container" >/dev/null
+    log "apt: resolving InterCode's tools against $sandbox_tag and downloading them"
+    # The image's dpkg database stands in for this machine's, so exactly what it lacks is fetched.
+    apt-get -q -y -o Dir::State::status="$context/status" -o Dir::Cache::archives="$context/debs" \
+        -o Debug::NoLocking=1 -o APT::Install-Recommends=false --download-only install "${intercode_packages[@]}" \
+        >"$context/apt.log" 2>&1 || {
+        tail -n 20 "$context/apt.log" >&2
+        echo "error: apt could not fetch the packages; run 'apt-get update' (as root) and retry" >&2
+        exit 1
+    }
+    rm -rf "$context/debs/partial" "$context/status" "$context/apt.log"
+    cp "$dockerfiles/intercode-bash.Dockerfile" "$context/Dockerfile"
+    log "docker build $intercode_bash_tag (BASE_IMAGE=$sandbox_tag, $(find "$context/debs" -name '*.deb' | wc -l) packages)"
+    DOCKER_BUILDKIT=0 docker build --quiet --build-arg "BASE_IMAGE=$sandbox_tag" -t "$intercode_bash_tag" "$context" \
+        >/dev/null 2> >(grep -v -e DEPRECATED -e 'legacy builder' -e BuildKit -e 'environment-variable' -e '^ *$' >&2)
+    rm -rf "$context"
+    trap - EXIT
+    log "ready: $intercode_bash_tag"
+}
+
+if ((intercode_bash)); then
+    build_intercode_bash
+fi
