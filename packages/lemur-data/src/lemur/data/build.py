@@ -115,7 +115,8 @@ def _has_dedup(recipe: Recipe) -> bool:
     from lemur.core.plugins import load_component
 
     specs = [*recipe.steps, *(step for source in recipe.sources for step in source.steps)]
-    return any(issubclass(load_component(Kind.DATA_STEP, spec.step), DedupStep) for spec in specs)
+    classes = [load_component(Kind.DATA_STEP, spec.step) for spec in specs]
+    return any(isinstance(cls, type) and issubclass(cls, DedupStep) for cls in classes)
 
 
 def _tag(records: Iterable[Document], counter: list[int]) -> Iterator[Document]:
