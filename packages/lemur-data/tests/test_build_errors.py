@@ -47,6 +47,7 @@ BAD = {
     "bad step option": (lambda r: _with(r, steps=[{"step": "minhash-dedup", "options": {"bands": 0}}]), [], "bands"),
     "missing tokenizer": (lambda r: _with(r, tokenizer="/nonexistent/tokenizer.json"), [], "tokenizer"),
     "zero workers": (lambda r: r, ["--workers", "0"], "--workers"),
+    "unpinned hub source": (lambda r: _with(r, source={"source": "openorca", "options": {}}), [], "revision"),
 }
 
 

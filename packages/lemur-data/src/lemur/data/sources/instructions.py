@@ -33,7 +33,7 @@ from lemur.core.errors import ConfigError, LemurError
 from lemur.data.records import Document
 from lemur.data.sources.base import DataSource
 from lemur.data.sources.conversation import make_conversation, tidy
-from lemur.data.sources.rows import rows_from
+from lemur.data.sources.rows import check_rows_source, rows_from
 
 Paths = str | Path | list[str | Path] | None
 
@@ -145,6 +145,7 @@ class OpenOrcaSource(DataSource):
     name = "openorca"
 
     def __init__(self, paths: Paths = None, sample: int = 200_000, seed: int = 0, revision: str | None = None):
+        check_rows_source(paths, "Open-Orca/OpenOrca", revision)
         self.paths, self.sample, self.seed, self.revision = paths, int(sample), int(seed), revision
 
     def _rows(self) -> Iterator[dict[str, Any]]:
@@ -199,6 +200,7 @@ class ShareGPTSource(DataSource):
     data_files: str | None = "ShareGPT_V3_unfiltered_cleaned_split.json"
 
     def __init__(self, paths: Paths = None, source: str | None = None, revision: str | None = None):
+        check_rows_source(paths, self.dataset, revision)
         self.paths, self.revision = paths, revision
         self.source = source or self.name
         self.skipped: collections.Counter[str] = collections.Counter()
@@ -251,6 +253,7 @@ class EvolCodeAlpacaSource(DataSource):
     name = "evol-codealpaca"
 
     def __init__(self, paths: Paths = None, revision: str | None = None):
+        check_rows_source(paths, "theblackcat102/evol-codealpaca-v1", revision)
         self.paths, self.revision = paths, revision
 
     def __iter__(self) -> Iterator[Document]:

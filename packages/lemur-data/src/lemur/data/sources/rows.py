@@ -51,6 +51,19 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
         raise LemurError(f"{path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
 
 
+def check_rows_source(paths: str | Path | list[str | Path] | None, dataset: str, revision: str | None) -> None:
+    """Raise now what :func:`rows_from` would raise on its first row, so a build refuses before writing.
+
+    Raises:
+        LemurError: Neither ``paths`` nor a revision for the hub ``dataset``.
+    """
+    if not paths and not revision:
+        raise LemurError(
+            f"{dataset}: no local paths and no hub revision; pass paths=<local files>, or pin a revision with "
+            f"revision=<commit sha or tag> (see the dataset's commit history) so reruns read the same data"
+        )
+
+
 def rows_from(
     paths: str | Path | list[str | Path] | None,
     dataset: str,
