@@ -178,12 +178,13 @@ class InterCodeBashEnv(gymnasium.Env):
         self._task_id = int(task_id)
         fs = self._file_system()
         gold = gold_command(self.tasks[self._task_id]["gold"])
-        if self._task_id not in self._gold_runs or reads_clock(gold):
-            if self._gold_runner is not None:
-                self._gold_runs[self._task_id] = self._gold_runner.submit(gold)
-            else:
-                self._gold_runs[self._task_id] = self._run_gold(gold)
+        rerun = self._task_id not in self._gold_runs or reads_clock(gold)
+        if rerun and self._gold_runner is None:
+            self._gold_runs[self._task_id] = self._run_gold(gold)
         fs.reset()
+        if rerun and self._gold_runner is not None:
+            # after the restore, so the twin's work does not slow it down (it overlaps the agent's turn)
+            self._gold_runs[self._task_id] = self._gold_runner.submit(gold)
         self._observation = ""
         return self.tasks[self._task_id]["query"], self._info()
 
