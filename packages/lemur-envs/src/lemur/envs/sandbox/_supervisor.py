@@ -20,6 +20,7 @@ Protocol: one JSON object per ``SOCK_SEQPACKET`` message, file descriptors attac
 - ``snapshot`` / ``reset`` -> ``done``; ``changes`` (fd: a pipe to write the JSON list to) -> ``done``.
 """
 
+import errno
 import itertools
 import json
 import os
@@ -158,7 +159,12 @@ class Supervisor:
                 args += ["--bind", os.path.join(self.rw_root, name), path]
         for path in self.config["writable_mounts"]:
             args += ["--bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--chdir", self.config["workdir"], "--"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        if self.config["as_root"] is not None and os.path.isdir("/proc/tty/driver"):
+            # The host root's alone (mode 500): an empty directory instead, so root's `find /` does
+            # not stop on it (a container's root reads it); as Docker masks parts of /proc.
+            args += ["--tmpfs", "/proc/tty/driver"]
+        args += ["--chdir", self.config["workdir"], "--"]
         return args + list(argv)
 
     def start_stub(self):
@@ -296,13 +302,12 @@ class Supervisor:
             live = os.path.join(self.rw_root, name)
             make_removable(live)
             for entry in os.listdir(live):
-                remove_tree(os.path.join(live, entry))
+                remove_settled(os.path.join(live, entry))
             source = os.path.join(self.snap_root, name)
             for entry in os.listdir(source):
                 target = os.path.join(live, entry)
-                if os.path.lexists(target):
-                    # a killed stub's bubblewrap may still make its mount points while it dies
-                    remove_tree(target)
+                # a killed stub's bubblewrap may still make its mount points while it dies
+                remove_settled(target)
                 copy_entry(os.path.join(source, entry), target)
             shutil.copystat(source, live)
         self.top_up()
@@ -421,6 +426,23 @@ def remove_tree(path):
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+def remove_settled(path):
+    """Remove ``path`` if it exists, retrying for up to a second while something still creates entries in it.
+
+    A killed stub's bubblewrap can go on making its mount points (in ``/usr`` of a writable
+    root) for a moment after its monitor was reaped, so a removal can find a directory refilled.
+    """
+    for attempt in range(100):
+        try:
+            if os.path.lexists(path):
+                remove_tree(path)
+            return
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.ENOENT, errno.EEXIST) or attempt == 99:
+                raise
+            time.sleep(0.01)
 
 
 def copy_entry(source, target):

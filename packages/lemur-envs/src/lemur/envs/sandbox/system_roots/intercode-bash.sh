@@ -17,10 +17,13 @@ suite=bookworm
 packages=(bash python3 psmisc bsdmainutils cron imagemagick bind9-dnsutils git tree net-tools iputils-ping
     coreutils curl cpio jq less patch ca-certificates procps mount bubblewrap)
 # What Ubuntu's minimized image drops (its /etc/dpkg/dpkg.cfg.d/excludes): documentation but the
-# copyright files, man pages, translations, groff, info and lintian data.
-dpkg_excludes=(path-exclude=/usr/share/doc/* path-include=/usr/share/doc/*/copyright path-exclude=/usr/share/man/*
-    path-exclude=/usr/share/groff/* path-exclude=/usr/share/info/* path-exclude=/usr/share/lintian/*
-    path-exclude=/usr/share/locale/*/LC_MESSAGES/*.mo)
+# copyright files and Debian changelogs (the logs show zgrep finding changelog.Debian.gz), man
+# pages, translations, groff, info and lintian data.
+dpkg_excludes=(path-exclude=/usr/share/doc/* path-include=/usr/share/doc/*/copyright
+    path-include=/usr/share/doc/*/changelog.* path-exclude=/usr/share/man/* path-exclude=/usr/share/groff/*
+    path-exclude=/usr/share/info/* path-exclude=/usr/share/lintian/* path-exclude=/usr/share/locale/*/LC_MESSAGES/*.mo)
+# Ubuntu 22.04's base-files still installs /etc/networks (Debian 12's no longer does); a gold reads it.
+networks=$'default\t\t0.0.0.0\nloopback\t127.0.0.0\nlink-local\t169.254.0.0\n'
 # The host user a root-run sandbox uses (nobody); the tree is made its own, so that inside the
 # sandbox, where that user is root, the system files are root's as in InterCode's image.
 sandbox_uid=65534
@@ -92,6 +95,7 @@ done
 # A tar, so that a user without root (mmdebstrap's unshare mode) gets a tree of their own files.
 mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" "${dpkg_options[@]}" \
     --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
+    --customize-hook="printf '%s' '$networks' > \"\$1/etc/networks\"" \
     "$suite" "$work/rootfs.tar" "$mirror"
 mkdir "$work/rootfs"
 if ((EUID == 0)); then
