@@ -140,3 +140,19 @@ def test_a_relative_target_is_made_absolute_for_workers(tmp_path, monkeypatch) -
     assert recipe.args == (str(tmp_path / "runs" / "x.jsonl"),)
     url = backend_recipe("openai:http://127.0.0.1:8000/v1,model=tiny,check=false").with_absolute_target()
     assert url.args == ("http://127.0.0.1:8000/v1",) and url.spec.options == {"model": "tiny", "check": "false"}
+
+
+def test_a_worker_builds_the_backend_once_and_again_when_the_identity_changes(eval_test_plugin, monkeypatch) -> None:
+    from lemur.eval import workers
+    from lemur.eval.models.spec import backend_recipe
+
+    monkeypatch.setattr(workers, "_BACKENDS", {})
+    closed = []
+    monkeypatch.setattr(eval_test_plugin.BisectModel, "close", lambda self: closed.append(self), raising=False)
+    recipe = backend_recipe("test-bisect:v1")
+    first = workers._built(recipe, {"backend": "test-bisect", "revision": "a"})
+    assert workers._built(recipe, {"backend": "test-bisect", "revision": "a"}) is first
+    # e.g. a checkpoint rewritten at the same path: its fingerprint, so the parent's identity, changed
+    second = workers._built(recipe, {"backend": "test-bisect", "revision": "b"})
+    assert second is not first and closed == [first]
+    assert isinstance(second, eval_test_plugin.BisectModel) and second.tag == "v1"

@@ -4,8 +4,8 @@ A live backend does not pickle (an HTTP client, a loaded model), so the ``proces
 ``ray`` executors never ship one. They ship a :class:`WorkerBackend`: the spec's
 :class:`~lemur.eval.models.spec.BackendRecipe` (class by import path, target, options), the
 parent's backend identity and the cache's path. Each worker process builds the backend once
-(:func:`_built`, kept for the life of the process, so a pool worker or a Ray worker loads a
-checkpoint once) and answers work items with it:
+(:func:`_built`, kept while the parent's identity stays the same, so a pool worker or a Ray
+worker loads a checkpoint once) and answers work items with it:
 
 - cache reads come from the SQLite file when the worker can see it (same machine; a remote Ray
   node without the file simply misses);
@@ -68,7 +68,7 @@ class WorkerBackend:
 
     def open(self) -> tuple[CachingBackend, _CollectingCache | None]:
         """This process's backend behind a cache that reads the shared file and collects writes."""
-        inner = _PinnedIdentity(_built(self.recipe), self.identity)
+        inner = _PinnedIdentity(_built(self.recipe, self.identity), self.identity)
         if self.cache_path is None:
             return CachingBackend(inner, None), None
         cache = _CollectingCache(self.cache_path, _reader(self.cache_path))
@@ -119,12 +119,22 @@ class _InWorker:
         return result, (cache.writes if cache is not None else [])
 
 
-def _built(recipe: BackendRecipe) -> ModelBackend:
-    """The backend of ``recipe``, built once per process."""
-    key = repr((recipe.backend_cls.__module__, recipe.backend_cls.__qualname__, recipe.args, recipe.spec.options))
+def _built(recipe: BackendRecipe, identity: Mapping[str, Any]) -> ModelBackend:
+    """The backend of ``recipe``, built once per process while the parent's ``identity`` stays the same.
+
+    The identity is part of the key, so a long-lived (Ray) worker rebuilds a checkpoint
+    rewritten at the same path (its fingerprint changes) instead of answering with the old
+    weights. Only the latest backend is kept; an earlier one is closed.
+    """
+    key = repr(
+        (recipe.backend_cls.__module__, recipe.backend_cls.__qualname__, recipe.args, recipe.spec.options, identity)
+    )
     with _LOCK:
         backend = _BACKENDS.get(key)
         if backend is None:
+            for old in _BACKENDS.values():
+                old.close()
+            _BACKENDS.clear()
             # The parent built the same backend before the run and showed its warnings already.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -108,7 +108,8 @@ class OpenAIBackend(ModelBackend):
             assistant message is sent (see the module docstring).
         api_key_env: Environment variable holding the API key.
         concurrency: Requests in flight at once.
-        max_retries: Retries after the first attempt for 429/5xx/timeouts/connection errors.
+        max_retries: Retries after the first attempt for 429/5xx/timeouts/connection errors (a
+            refused connection or unknown host before the server first answered: at most one).
         timeout: Seconds to wait for one response (connecting: at most 10).
         backoff: Base delay of the exponential backoff, in seconds.
         max_backoff: Longest single wait between attempts, in seconds (also caps Retry-After).
