@@ -14,6 +14,8 @@ import pytest
 from lemur.core.errors import ConfigError, LemurError
 from lemur.data.sources.conversation import render, rounds, tidy
 from lemur.data.sources.instructions import (
+    OASST1_REVISION,
+    SHAREGPT_REVISION,
     ChatlogsSource,
     EvolCodeAlpacaSource,
     OASST1Source,
@@ -164,3 +166,19 @@ def test_evol_codealpaca_pairs(tmp_path):
 def test_tidy_returns_nothing_without_a_round():
     assert tidy([{"role": "assistant", "content": "x"}]) == []
     assert rounds([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}] * 3) == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "revision"),
+    [(OASST1Source, OASST1_REVISION), (ShareGPTSource, SHAREGPT_REVISION)],
+)
+def test_pinned_hub_sources_need_no_revision_argument(make, revision):
+    assert len(revision) == 40 and int(revision, 16) >= 0  # a full commit sha, not a branch or a short sha
+    assert make().revision == revision  # constructing reads nothing, so this needs no network
+
+
+@pytest.mark.parametrize("make", [OpenOrcaSource, EvolCodeAlpacaSource])
+def test_unpinned_hub_sources_refuse_without_a_revision(make):
+    with pytest.raises(LemurError, match="pin a revision with revision=<commit sha"):
+        make()
+    assert make(revision="0" * 40).revision == "0" * 40

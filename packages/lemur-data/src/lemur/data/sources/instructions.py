@@ -2,9 +2,10 @@
 
 Every source yields conversation records (:mod:`lemur.data.sources.conversation`). Each reads
 local files in the dataset's published schema (``paths=...``) or the hub dataset at a pinned
-``revision``. Only OASST1 has a default revision (:data:`OASST1_REVISION`, the commit HELM's
-OpenAssistant scenario pins); for the others, loading from the hub without ``revision=...``
-raises "pin a revision with ...".
+``revision``. OASST1 and ShareGPT have default revisions (:data:`OASST1_REVISION`, the commit HELM's
+OpenAssistant scenario pins; :data:`SHAREGPT_REVISION`, the commit two independent projects pin);
+for OpenOrca and Evol-CodeAlpaca no commit could be verified, so loading them from the hub without
+``revision=...`` raises "pin a revision with ...".
 
 - **OASST1** (``OpenAssistant/oasst1``): flat messages forming trees (``message_id``,
   ``parent_id``, ``role`` prompter/assistant, ``rank``). ``paths="best"`` (default) follows the
@@ -39,6 +40,12 @@ Paths = str | Path | list[str | Path] | None
 
 #: ``OpenAssistant/oasst1`` commit pinned by stanford-crfm/helm's OpenAssistant scenario.
 OASST1_REVISION = "fdf72ae0827c1cda404aff25b6603abec9e3399b"
+
+#: ``anon8231489123/ShareGPT_Vicuna_unfiltered`` commit pinned by Infer-Lab/InferLab (its ShareGPT
+#: benchmark source downloads ``ShareGPT_V3_unfiltered_cleaned_split.json`` from ``resolve/<this sha>/``
+#: and checks its SHA-256) and by MeetKai/functionary (its README's v0.2 training data links the
+#: ``..._no_imsorry.json`` file of this commit).
+SHAREGPT_REVISION = "bcd32a724d8460ebe14e1d05b0195e30e9a46cb1"
 
 
 class OASST1Source(DataSource):
@@ -192,14 +199,14 @@ class ShareGPTSource(DataSource):
     Args:
         paths: Local ``.json`` (a list) or ``.jsonl`` files; default: the hub dataset.
         source: The name recorded in ``metadata["source"]`` (``sharegpt`` or ``chatlogs``).
-        revision: Hub revision.
+        revision: Hub revision (default :data:`SHAREGPT_REVISION`).
     """
 
     name = "sharegpt"
     dataset = "anon8231489123/ShareGPT_Vicuna_unfiltered"
     data_files: str | None = "ShareGPT_V3_unfiltered_cleaned_split.json"
 
-    def __init__(self, paths: Paths = None, source: str | None = None, revision: str | None = None):
+    def __init__(self, paths: Paths = None, source: str | None = None, revision: str | None = SHAREGPT_REVISION):
         check_rows_source(paths, self.dataset, revision)
         self.paths, self.revision = paths, revision
         self.source = source or self.name
