@@ -133,7 +133,9 @@ build_intercode_bash() {
         exit 2
     fi
     context=$(mktemp -d)
-    trap 'rm -rf "$context"' EXIT
+    # The path is expanded now: the trap may fire after this function (and its locals) are gone.
+    # shellcheck disable=SC2064
+    trap "rm -rf -- $(printf %q "$context")" EXIT
     mkdir -p "$context/debs/partial"
     container=$(docker create "$sandbox_tag")
     docker cp "$container:/var/lib/dpkg/status" "$context/status" >/dev/null
