@@ -8,8 +8,10 @@ from pathlib import Path
 LOGS = "intercode/data/results/bash/gpt-4/ic_bash_multiturn_gpt-4_10_turns_fs_{}.json"
 
 
-def replay_log(file_system: int, data_dir: Path, backend: str = "local") -> dict:
+def replay_log(file_system: int, data_dir: Path, backend: str = "local", system_root: str | None = "auto") -> dict:
     """Step every logged action of GPT-4's episodes on ``file_system``; collect per-turn rewards.
+
+    ``system_root`` is the env's (``"auto"``: InterCode-Bash's system tree when built).
 
     Returns:
         ``{"turns": n, "mismatches": [(task_id, turn, action, logged, ours, our_obs, logged_obs)],
@@ -18,7 +20,7 @@ def replay_log(file_system: int, data_dir: Path, backend: str = "local") -> dict
     from lemur.envs.intercode.bash import InterCodeBashEnv
 
     log = json.loads((data_dir / LOGS.format(file_system)).read_text())
-    env = InterCodeBashEnv(file_system, backend=backend, data_dir=str(data_dir))
+    env = InterCodeBashEnv(file_system, backend=backend, data_dir=str(data_dir), system_root=system_root)
     turns, mismatches, gold = 0, [], {}
     try:
         for episode in log.values():
@@ -44,5 +46,7 @@ def replay_log(file_system: int, data_dir: Path, backend: str = "local") -> dict
 if __name__ == "__main__":
     import sys
 
-    result = replay_log(int(sys.argv[1]), Path(sys.argv[2]))
+    # bash_replay.py FS DATA_DIR [SYSTEM_ROOT]: "none" runs on the host's system tree.
+    root = sys.argv[3] if len(sys.argv) > 3 else "auto"
+    result = replay_log(int(sys.argv[1]), Path(sys.argv[2]), system_root=None if root == "none" else root)
     print(json.dumps(result, indent=1))

@@ -352,6 +352,24 @@ def test_registered_with_ten_turns_and_passes_check_env(shared_data, fs1_env):
         check_env(fs1_env, skip_render_check=True)
 
 
+def test_system_root_is_intercodes_tree_when_built_else_the_host_with_a_warning(shared_data, monkeypatch, tmp_path):
+    from lemur.core.errors import ConfigError
+    from lemur.envs.intercode.bash import InterCodeBashEnv
+    from lemur.envs.sandbox.system_roots import find_root, root_path
+
+    built = find_root("intercode-bash")
+    if built is not None:
+        assert InterCodeBashEnv(4, data_dir=str(shared_data)).system_root == str(built)
+    monkeypatch.setenv("LEMUR_CACHE_DIR", str(tmp_path))
+    assert root_path("intercode-bash").parent == tmp_path / "system-roots"
+    with pytest.warns(UserWarning, match="lemur envs build-root intercode-bash"):
+        assert InterCodeBashEnv(4, data_dir=str(shared_data)).system_root is None
+    assert InterCodeBashEnv(4, data_dir=str(shared_data), system_root=None).system_root is None
+    assert InterCodeBashEnv(4, backend="docker", data_dir=str(shared_data)).system_root is None
+    with pytest.raises(ConfigError, match="system_root is the local backend's"):
+        InterCodeBashEnv(4, backend="docker", data_dir=str(shared_data), system_root=str(tmp_path))
+
+
 def test_make_through_gymnasium(shared_data):
     _local_available()
     import lemur.envs  # noqa: F401
@@ -369,12 +387,21 @@ def test_make_through_gymnasium(shared_data):
 
 @pytest.fixture(scope="module")
 def replays(shared_data):
-    """Every file system's replay, two at a time in worker processes (about 5 minutes on 2 cores)."""
+    """Every file system's replay on InterCode-Bash's system tree, two at a time in worker processes.
+
+    About 5 minutes on 2 cores. The expectations below hold on that tree (CI builds it); on the
+    host's tree commands see other tools and files, so the replay skips without it.
+    """
     _local_available()
     from concurrent.futures import ProcessPoolExecutor
 
+    from lemur.envs.sandbox.system_roots import find_root
+
+    tree = find_root("intercode-bash")
+    if tree is None:
+        pytest.skip("InterCode-Bash's system tree is not built; run `lemur envs build-root intercode-bash`")
     with ProcessPoolExecutor(2) as pool:
-        futures = {fs: pool.submit(replay_log, fs, shared_data) for fs in (1, 2, 3, 4)}
+        futures = {fs: pool.submit(replay_log, fs, shared_data, "local", str(tree)) for fs in (1, 2, 3, 4)}
         return {fs: future.result() for fs, future in futures.items()}
 
 

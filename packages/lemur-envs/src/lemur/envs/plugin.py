@@ -48,6 +48,16 @@ def build_image(force: bool, base: str | None, tag: str | None, intercode_bash: 
     build(force=force, base=base, tag=tag, intercode_bash=intercode_bash)
 
 
+@envs_group.command("build-root")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Rebuild the tree even if it exists.")
+def build_root(name: str, force: bool) -> None:
+    """Build the local sandbox's system tree NAME (intercode-bash) offline with mmdebstrap into the cache dir."""
+    from lemur.envs.sandbox.system_roots import build_root as build
+
+    click.echo(build(name, force=force))
+
+
 @hookimpl
 def lemur_sandboxes() -> list[ComponentSpec]:
     return [

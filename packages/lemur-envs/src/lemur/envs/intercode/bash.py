@@ -42,7 +42,11 @@ working directory carries over, variables do not; what the GPT-4 logs were recor
 ``cd`` carry over; the action runs as typed). Gold commands always run the InterCode way.
 ``gold``: ``"background"`` (default; a second sandbox, twice the memory) or ``"inline"``. On
 ``docker`` both sandboxes use ``lemur/intercode-bash:bookworm``, the sandbox image plus InterCode's
-tools (build it with ``lemur envs build-image --intercode-bash``).
+tools (build it with ``lemur envs build-image --intercode-bash``). ``system_root`` (``local``):
+``"auto"`` (default) runs on InterCode-Bash's system tree when it is built (Debian bookworm with
+the packages of InterCode's image, :mod:`lemur.envs.sandbox.system_roots`; build it with
+``lemur envs build-root intercode-bash``), else on the host's, with a warning naming that command;
+a path runs on that tree, ``None`` on the host's.
 
 Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`` backend
 commands run as root (of their own user namespace, no real privileges) and the top level of
@@ -50,7 +54,9 @@ commands run as root (of their own user namespace, no real privileges) and the t
 as InterCode's git at ``/`` would), with root's ``/etc``, ``/var``, ``/root`` and new entries in
 ``/usr`` (whose contents stay the host's, read-only); on ``docker`` commands run as an
 unprivileged user and only the task directories (fs 3 has two: ``/workspace`` and ``/backup``)
-and ``/tmp`` are writable. Tools are the host's (Debian), not InterCode's Ubuntu image's.
+and ``/tmp`` are writable. Tools are those of InterCode-Bash's system tree (Debian bookworm with
+the packages of InterCode's Ubuntu 22.04 image, host name ``sandbox``, Docker's ``/etc/hosts``), or
+without it the host's.
 
 Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is within 0.01 of
 InterCode's log): fs 1 324/401, fs 2 270/310, fs 3 292/334, fs 4 89/131 (975/1176, 83%); gold
@@ -70,6 +76,7 @@ Version history: v0 (2026-11-27), first version.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import Future
 from typing import Any
 
@@ -86,6 +93,29 @@ MAIN_DIRECTORY = {1: "/testbed", 2: "/system", 3: "/workspace", 4: "/testbed"}
 EXTRA_ROOTS = {1: (), 2: (), 3: ("/backup",), 4: ()}
 
 
+def _system_root(backend: str, system_root: str | None) -> str | None:
+    """The system tree the ``local`` sandbox shows: InterCode's if built (``"auto"``), the one given, or the host's."""
+    if system_root is None or (backend != "local" and system_root == "auto"):
+        return None
+    if backend != "local":
+        from lemur.core.errors import ConfigError
+
+        raise ConfigError(f"InterCode-Bash: system_root is the local backend's; backend {backend!r} takes none")
+    if system_root != "auto":
+        return system_root
+    from lemur.envs.sandbox.system_roots import find_root
+
+    found = find_root("intercode-bash")
+    if found is None:
+        warnings.warn(
+            "InterCode-Bash runs on this host's system tree (its /usr, other tools and packages than InterCode's "
+            "image); build InterCode's with `lemur envs build-root intercode-bash` (about a minute, Debian mirror)",
+            stacklevel=3,
+        )
+        return None
+    return str(found)
+
+
 class InterCodeBashEnv(gymnasium.Env):
     """InterCode-Bash (see the module docstring for the full description)."""
 
@@ -98,6 +128,7 @@ class InterCodeBashEnv(gymnasium.Env):
         data_dir: str | None = None,
         shell: str = "exec",
         gold: str = "background",
+        system_root: str | None = "auto",
     ) -> None:
         from lemur.core.errors import ConfigError
 
@@ -109,6 +140,7 @@ class InterCodeBashEnv(gymnasium.Env):
         self.gold = gold
         self._gold_runner: GoldRunner | None = None
         self.backend = backend
+        self.system_root = _system_root(backend, system_root)
         self.data_dir = data_dir
         self.observation_space = TEXT
         self.action_space = TEXT
@@ -163,6 +195,7 @@ class InterCodeBashEnv(gymnasium.Env):
             persistent_shell=persistent_shell,
             writable_root=self.backend == "local",
             run_as_root=self.backend == "local",
+            system_root=self.system_root,
         )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

@@ -145,6 +145,8 @@ class TaskFileSystem:
             (InterCode's container root was writable); they count in the manifest.
         run_as_root: Run commands as root of their user namespace (InterCode's containers ran
             them as root): ownership shows as root, permissions do not stop them.
+        system_root: A root file system whose system directories the ``local`` backend shows
+            instead of the host's (``SandboxSpec.system_root``; ``None``: the host's).
 
     Raises:
         SandboxUnavailableError: The backend cannot run here.
@@ -164,6 +166,7 @@ class TaskFileSystem:
         persistent_shell: bool = False,
         writable_root: bool = False,
         run_as_root: bool = False,
+        system_root: str | None = None,
     ) -> None:
         self.shell = shell
         self.writable_root = writable_root
@@ -190,6 +193,7 @@ class TaskFileSystem:
             limits=Limits(wall_seconds=ACTION_TIMEOUT),
             writable_root=writable_root,
             run_as_root=run_as_root,
+            system_root=system_root,
         )
         try:
             self.session = get_backend(backend).open(spec)
