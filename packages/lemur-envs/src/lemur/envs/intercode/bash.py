@@ -52,16 +52,18 @@ Differences from InterCode (the sandbox's, see :mod:`.task_fs`): on the ``local`
 commands run as root (of their own user namespace, no real privileges) and the top level of
 ``/`` is writable as InterCode's container root was (``/backup1.tar``, new directories; tracked
 as InterCode's git at ``/`` would), with root's ``/etc``, ``/var``, ``/root`` and new entries in
-``/usr`` (whose contents stay the host's, read-only); on ``docker`` commands run as an
+``/usr`` (whose contents stay read-only); on ``docker`` commands run as an
 unprivileged user and only the task directories (fs 3 has two: ``/workspace`` and ``/backup``)
 and ``/tmp`` are writable. Tools are those of InterCode-Bash's system tree (Debian bookworm with
 the packages of InterCode's Ubuntu 22.04 image, host name ``sandbox``, Docker's ``/etc/hosts``), or
 without it the host's.
 
 Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is within 0.01 of
-InterCode's log): fs 1 324/401, fs 2 270/310, fs 3 292/334, fs 4 89/131 (975/1176, 83%); gold
-commands score 1.0 on 198 of 200 tasks (the other two print the clock). The remaining
-differences and their causes are listed in ``tests/intercode/test_bash.py``.
+InterCode's log), on InterCode-Bash's system tree: fs 1 339/401, fs 2 271/310, fs 3 286/334, fs 4
+105/131 (1001/1176, 85%; on the host's tree 961/1176 in the same session, 2026-11-27); gold
+commands score 1.0 on 199-200 of 200 tasks (fs 1 task 11 backgrounds its work). The remaining
+differences (clock, directory order, disk accounting, network, Debian 12 vs Ubuntu 22.04's bash
+and files, container state) and their causes are listed in ``tests/intercode/test_bash.py``.
 On ``docker`` (``lemur/intercode-bash:bookworm``, ``gold="background"``, 2026-11-27): fs 1
 275/401, fs 2 232/310, fs 3 263/334, fs 4 101/131 (871/1176, 74%), gold 200/200; most turns that
 agree on ``local`` but not here write outside the task directories (its root is read-only:

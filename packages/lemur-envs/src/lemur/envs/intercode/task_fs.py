@@ -17,7 +17,7 @@ root is read-only and writes elsewhere fail (in InterCode they would succeed). W
 ``run_as_root`` commands run as root, as InterCode's ``docker exec`` did (``SandboxSpec.run_as_root``:
 root of the command's own user namespace, no real privileges); with both, ``/etc``, ``/var`` and
 ``/root`` are root's and writable, and new entries can be made in ``/usr``, whose contents (the
-host's) stay read-only.
+host's, or with ``system_root`` that tree's) stay read-only.
 """
 
 from __future__ import annotations
