@@ -69,6 +69,8 @@ class Supervisor:
         self.areas = [(area["path"], area["name"]) for area in config["areas"]]
         self.writable_root = any(path == "/" for path, _name in self.areas)
         self.root_binds = [tuple(bind) for bind in config["root_binds"]]
+        self.clean = {}  # area name -> {relative path: (inode, ctime)} as of the last snapshot or restore
+        self.snap_listings = {}  # snapshot directory -> its listing (a snapshot never changes)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def serve(self):
@@ -287,31 +289,29 @@ class Supervisor:
 
     # -- file system state -------------------------------------------------------------------
     def op_snapshot(self, request, _fds):
+        self.clean, self.snap_listings = {}, {}
         for _path, name in self.areas:
             target = os.path.join(self.snap_root, name)
             if os.path.lexists(target):
                 remove_tree(target)
-            shutil.copytree(os.path.join(self.rw_root, name), target, symlinks=True)
+            live = os.path.join(self.rw_root, name)
+            shutil.copytree(live, target, symlinks=True)
+            self.clean[name] = {}
+            record_tree(live, "", self.clean[name])
         self.send({"op": "done", "id": request["id"]})
 
     def op_reset(self, request, _fds):
         # Stubs still waiting at the host never ran anything: they stay, bound to the same areas;
-        # not with a writable root, whose mount points the restore replaces.
+        # not with a writable root, whose mount points a restore may replace.
         self.kill_all(keep_unclaimed=not self.writable_root)
         for _path, name in self.areas:
-            live = os.path.join(self.rw_root, name)
-            make_removable(live)
-            for entry in os.listdir(live):
-                remove_settled(os.path.join(live, entry))
-            source = os.path.join(self.snap_root, name)
-            for entry in os.listdir(source):
-                target = os.path.join(live, entry)
-                # a killed stub's bubblewrap may still make its mount points while it dies
-                remove_settled(target)
-                copy_entry(os.path.join(source, entry), target)
+            live, source = os.path.join(self.rw_root, name), os.path.join(self.snap_root, name)
+            restore_tree(live, source, "", self.clean.setdefault(name, {}), self.snap_listings)
             shutil.copystat(source, live)
-        self.top_up()
+        # Answer first: new stubs (tens of ms of namespace set-up) are made while the caller
+        # goes on, and a command that comes before one is ready waits for it as usual.
         self.send({"op": "done", "id": request["id"]})
+        self.top_up()
 
     def op_changes(self, request, fds):
         changes = []
@@ -443,6 +443,74 @@ def remove_settled(path):
             if error.errno not in (errno.ENOTEMPTY, errno.ENOENT, errno.EEXIST) or attempt == 99:
                 raise
             time.sleep(0.01)
+
+
+def record_tree(path, prefix, clean):
+    """Record ``(inode, ctime)`` of every entry below ``path`` in ``clean``, keyed by ``prefix`` + relative path.
+
+    Every change to an entry (contents, mode, owner, times, links, a rename) moves its ctime to
+    the present, and no unprivileged process can set it back, so an entry whose inode and ctime
+    are as recorded is unchanged since.
+    """
+    for entry in os.scandir(path):
+        st = entry.stat(follow_symlinks=False)
+        key = prefix + entry.name
+        clean[key] = (st.st_ino, st.st_ctime_ns)
+        if stat.S_ISDIR(st.st_mode):
+            record_tree(entry.path, key + "/", clean)
+
+
+def listing(path):
+    """``{name: lstat}`` of ``path``'s entries; an unlistable directory (a command chmodded it) is opened up first."""
+    try:
+        return {entry.name: entry.stat(follow_symlinks=False) for entry in os.scandir(path)}
+    except PermissionError:
+        os.chmod(path, 0o700 | stat.S_IMODE(os.lstat(path).st_mode))
+        return {entry.name: entry.stat(follow_symlinks=False) for entry in os.scandir(path)}
+
+
+def restore_tree(live, snap, prefix, clean, snap_listings):
+    """Make the tree at ``live`` equal to ``snap`` again, rewriting only the entries that changed.
+
+    ``clean`` holds each live entry's ``(inode, ctime)`` as of the last snapshot or restore (see
+    :func:`record_tree`) and is brought up to date. A changed file is replaced by the snapshot's
+    copy, an added entry removed, a deleted one copied back; a directory whose entries were
+    added or removed gets the snapshot's mode and times back. Unchanged entries cost one
+    ``lstat`` each, so restoring a large, barely touched tree (a writable root's ``/etc``) is
+    fast. Returns whether ``live``'s own entries or mode were changed here (its times and mode
+    then need the snapshot's again).
+    """
+    if snap not in snap_listings:
+        snap_listings[snap] = listing(snap)
+    mode = stat.S_IMODE(os.lstat(live).st_mode)
+    rewritten = mode & 0o700 != 0o700  # opened up to edit it: its mode comes back from the snapshot
+    if rewritten:
+        os.chmod(live, mode | 0o700)
+    snapped, current = snap_listings[snap], listing(live)
+    for name in current.keys() - snapped.keys():
+        remove_settled(os.path.join(live, name))
+        rewritten = True
+    for name, snap_stat in snapped.items():
+        path, key, live_stat = os.path.join(live, name), prefix + name, current.get(name)
+        unchanged = live_stat is not None and clean.get(key) == (live_stat.st_ino, live_stat.st_ctime_ns)
+        if unchanged and not stat.S_ISDIR(live_stat.st_mode):
+            continue
+        if live_stat is not None and stat.S_ISDIR(live_stat.st_mode) and stat.S_ISDIR(snap_stat.st_mode):
+            if restore_tree(path, os.path.join(snap, name), key + "/", clean, snap_listings) or not unchanged:
+                shutil.copystat(os.path.join(snap, name), path, follow_symlinks=False)
+                st = os.lstat(path)
+                clean[key] = (st.st_ino, st.st_ctime_ns)
+            continue
+        if live_stat is not None:
+            # a killed stub's bubblewrap may still make its mount points while it dies
+            remove_settled(path)
+        copy_entry(os.path.join(snap, name), path)
+        st = os.lstat(path)
+        clean[key] = (st.st_ino, st.st_ctime_ns)
+        if stat.S_ISDIR(st.st_mode):
+            record_tree(path, key + "/", clean)
+        rewritten = True
+    return rewritten
 
 
 def copy_entry(source, target):
