@@ -39,6 +39,7 @@ MAX_FDS = 4
 POOL = 4  # stubs kept ready at first
 POOL_MAX = 8  # ... growing by 2 each time the host had to wait for one, up to this (4 host fds each)
 MEMORY_POLL_SECONDS = 0.1
+CLOCK_REALTIME_COARSE = 5  # Linux's clock id of the clock that file times (ctime) are taken from
 # The stub's shell (PID 1 of its namespace) says ``r`` on fd 3 when ready, reads a line
 # count, then that many lines of script, and evals them: the script runs the command as a
 # child (fd 3 closed) and writes its exit status to fd 3. ``read`` takes one byte at a time
@@ -298,6 +299,7 @@ class Supervisor:
             shutil.copytree(live, target, symlinks=True)
             self.clean[name] = {}
             record_tree(live, "", self.clean[name])
+        wait_past_recorded(self.clean)
         self.send({"op": "done", "id": request["id"]})
 
     def op_reset(self, request, _fds):
@@ -308,6 +310,7 @@ class Supervisor:
             live, source = os.path.join(self.rw_root, name), os.path.join(self.snap_root, name)
             restore_tree(live, source, "", self.clean.setdefault(name, {}), self.snap_listings)
             shutil.copystat(source, live)
+        wait_past_recorded(self.clean)
         # Answer first: new stubs (tens of ms of namespace set-up) are made while the caller
         # goes on, and a command that comes before one is ready waits for it as usual.
         self.send({"op": "done", "id": request["id"]})
@@ -458,6 +461,18 @@ def record_tree(path, prefix, clean):
         clean[key] = (st.st_ino, st.st_ctime_ns)
         if stat.S_ISDIR(st.st_mode):
             record_tree(entry.path, key + "/", clean)
+
+
+def wait_past_recorded(clean):
+    """Return once the clock file times are taken from is past every recorded ctime.
+
+    File times come from a coarse clock (a few ms per tick), so a command changing a file in
+    the tick the restore wrote it would leave its ctime as recorded; after this wait any change
+    gets a later ctime. It waits only when the restore itself wrote something in this tick.
+    """
+    newest = max((ctime for area in clean.values() for _inode, ctime in area.values()), default=0)
+    while time.clock_gettime_ns(CLOCK_REALTIME_COARSE) <= newest:
+        time.sleep(0.0005)
 
 
 def listing(path):
