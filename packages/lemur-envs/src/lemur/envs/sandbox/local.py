@@ -43,6 +43,7 @@ one protocol; the host-side bubblewrap arguments and checks live in ``_local_hos
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
@@ -115,6 +116,16 @@ def _read_status(fd: int, deadline: float) -> tuple[int | None, bool]:
         data += chunk
 
 
+@functools.lru_cache(maxsize=1)
+def _mount_points() -> str:
+    """A host directory (one per process, removed at exit) for the system roots' mount points."""
+    path = tempfile.mkdtemp(prefix="lemur-sandbox-roots-")
+    os.chmod(path, 0o755)
+    # Sessions not closed leave their (empty) mount points here; they go with the process.
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def _close_all(fds: Sequence[int]) -> None:
     for fd in fds:
         try:
@@ -180,7 +191,7 @@ class LocalSession(Session):
         # As root, a system root is mounted for the holder at a place nobody can reach (see root_launcher).
         self._mount_point: str | None = None
         if spec.system_root is not None and os.geteuid() == 0:
-            self._mount_point = tempfile.mkdtemp(prefix="lemur-sandbox-root-")
+            self._mount_point = tempfile.mkdtemp(dir=_mount_points())
             os.chmod(self._mount_point, 0o755)
             launcher, user = root_launcher(spec.system_root, self._mount_point), {}
         host_sock, inner_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
