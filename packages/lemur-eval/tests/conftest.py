@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +57,31 @@ def eval_cli(tmp_path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+@contextlib.contextmanager
+def _serving(backend: Any, name: str = "tiny", port: int = 0, max_batch: int = 8) -> Iterator[tuple[Any, str]]:
+    from lemur.eval.serve import bind_socket, build_server
+
+    sock = bind_socket("127.0.0.1", port)
+    port = sock.getsockname()[1]
+    server = build_server(backend, name, "127.0.0.1", port, max_batch=max_batch)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
+        time.sleep(0.05)
+    try:
+        yield server, f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def lemur_serve() -> Callable[..., contextlib.AbstractContextManager[tuple[Any, str]]]:
+    """``with lemur_serve(backend, name="tiny", port=0, max_batch=8) as (server, url)``: `lemur serve`'s app over
+    ``backend`` in a thread on 127.0.0.1 (``port`` 0: a free one); ``url`` ends in ``/v1``."""
+    return _serving

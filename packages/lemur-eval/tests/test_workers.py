@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +23,9 @@ def tiny(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
-@contextlib.contextmanager
-def serving(model: Path) -> Iterator[str]:
-    """``lemur serve`` over ``hf:model`` on a free 127.0.0.1 port; yields the /v1 URL.
+@pytest.fixture
+def serving(lemur_serve):
+    """``with serving(model) as url``: ``lemur serve`` over ``hf:model`` on a free 127.0.0.1 port.
 
     ``max_batch=1``: each request is answered alone, so the numbers do not depend on which
     requests happen to arrive together (that differs between executors).
@@ -35,25 +33,17 @@ def serving(model: Path) -> Iterator[str]:
     pytest.importorskip("fastapi", reason="lemur serve needs fastapi: pip install 'lemur-eval[serve]'")
     pytest.importorskip("httpx", reason="the openai backend needs httpx: pip install 'lemur-eval[openai]'")
     from lemur.eval.models.hf import HFBackend
-    from lemur.eval.serve import bind_socket, build_server
 
-    backend = HFBackend(str(model), device="cpu", dtype="float32")
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = build_server(backend, "tiny", "127.0.0.1", port, max_batch=1)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        backend.close()
+    @contextlib.contextmanager
+    def serve(model: Path) -> Iterator[str]:
+        backend = HFBackend(str(model), device="cpu", dtype="float32")
+        try:
+            with lemur_serve(backend, max_batch=1) as (_server, url):
+                yield url
+        finally:
+            backend.close()
+
+    return serve
 
 
 def _same_files(left: Path, right: Path, benchmarks: list[str]) -> None:
@@ -100,7 +90,9 @@ def _check(tmp_path: Path, summaries: dict[str, dict], executors: list[str], ben
 
 
 @pytest.mark.slow
-def test_openai_over_lemur_serve_on_process_and_ray_executors_matches_a_local_run(eval_test_plugin, tiny, tmp_path):
+def test_openai_over_lemur_serve_on_process_and_ray_executors_matches_a_local_run(
+    eval_test_plugin, tiny, tmp_path, serving
+):
     executors = ["process"]
     ray = None
     try:

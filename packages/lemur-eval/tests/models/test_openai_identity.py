@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,27 +28,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextlib.contextmanager
-def serving(backend, name: str, port: int) -> Iterator[str]:
-    """``lemur serve``'s app over ``backend`` as model ``name`` on 127.0.0.1:``port``; yields the /v1 URL."""
-    from lemur.eval.serve import bind_socket, build_server
-
-    sock = bind_socket("127.0.0.1", port)
-    server = build_server(backend, name, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def other_tiny_model(tmp_path_factory) -> Path:
     """A second tiny model, different weights, in a directory also called ``tiny``."""
@@ -69,7 +46,7 @@ def _results(run_dir: Path) -> list[dict]:
 
 
 def test_another_model_served_under_the_same_name_and_port_is_not_answered_from_the_cache(
-    eval_test_plugin, tiny_model, other_tiny_model, tmp_path
+    eval_test_plugin, tiny_model, other_tiny_model, tmp_path, lemur_serve
 ) -> None:
     # The review's repro: serve one checkpoint as "tiny", run; serve another as "tiny" on the
     # same port, run again with the same cache.
@@ -78,9 +55,9 @@ def test_another_model_served_under_the_same_name_and_port_is_not_answered_from_
     fields = {"benchmarks": ["toy-choice"], "progress": False, "cache": cache}
     first_hf, second_hf = _hf(tiny_model), _hf(other_tiny_model)
     try:
-        with serving(first_hf, "tiny", port) as url:
+        with lemur_serve(first_hf, "tiny", port) as (_server, url):
             first = run(RunConfig(model=f"openai:{url},model=tiny", out=tmp_path / "first", **fields))
-        with serving(second_hf, "tiny", port) as url:
+        with lemur_serve(second_hf, "tiny", port) as (_server, url):
             second = run(RunConfig(model=f"openai:{url},model=tiny", out=tmp_path / "second", **fields))
             run(RunConfig(model=f"openai:{url},model=tiny", out=tmp_path / "fresh", **fields, use_cache=False))
             again = run(RunConfig(model=f"openai:{url},model=tiny", out=tmp_path / "again", **fields))
@@ -104,14 +81,16 @@ def test_another_model_served_under_the_same_name_and_port_is_not_answered_from_
     assert second["benchmarks"]["toy-choice"]["scores"] == direct["benchmarks"]["toy-choice"]["scores"]
 
 
-def test_the_fingerprint_follows_the_checkpoint_not_the_name(tiny_model, other_tiny_model, hf_backend) -> None:
+def test_the_fingerprint_follows_the_checkpoint_not_the_name(
+    tiny_model, other_tiny_model, hf_backend, lemur_serve
+) -> None:
     port = _free_port()
     other = _hf(other_tiny_model)
     try:
-        with serving(hf_backend, "tiny", port) as url:
+        with lemur_serve(hf_backend, "tiny", port) as (_server, url):
             first = OpenAIBackend(url, max_retries="0")
             models = first._client.get(url + "/models").json()
-        with serving(other, "tiny", port) as url:
+        with lemur_serve(other, "tiny", port) as (_server, url):
             second = OpenAIBackend(url, max_retries="0")
     finally:
         other.close()
@@ -192,9 +171,9 @@ def test_an_unreachable_server_fails_fast_with_the_default_retries(url) -> None:
     assert message.endswith("is the server running?") and "\n" not in message
 
 
-def test_a_server_that_answered_once_gets_the_backoff_when_it_goes_away(hf_backend) -> None:
+def test_a_server_that_answered_once_gets_the_backoff_when_it_goes_away(hf_backend, lemur_serve) -> None:
     port = _free_port()
-    with serving(hf_backend, "tiny", port) as url:
+    with lemur_serve(hf_backend, "tiny", port) as (_server, url):
         backend = OpenAIBackend(url, max_retries="3", backoff="0.05", max_backoff="0.1")
     from lemur.eval.models.base import GenerationRequest
 

@@ -43,22 +43,10 @@ LOGLIKELIHOODS = [
 
 
 @pytest.fixture(scope="module")
-def server_and_url(hf_backend):
+def server_and_url(hf_backend, lemur_serve):
     """The tiny hf backend served on a free 127.0.0.1 port in a thread; yields the server and its ``/v1`` URL."""
-    from lemur.eval.serve import bind_socket, build_server
-
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = build_server(hf_backend, "tiny", "127.0.0.1", port, max_batch=8)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
-        time.sleep(0.05)
-    yield server, f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with lemur_serve(hf_backend) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

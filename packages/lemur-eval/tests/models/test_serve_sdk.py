@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 pytest.importorskip("fastapi", reason="lemur serve tests need fastapi: pip install 'lemur-eval[serve]'")
@@ -17,24 +14,12 @@ CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 
 @pytest.fixture(scope="module")
-def client(hf_backend):
+def client(hf_backend, lemur_serve):
     """An ``openai.OpenAI`` client of the tiny hf backend served on a free 127.0.0.1 port."""
-    from lemur.eval.serve import bind_socket, build_server
-
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = build_server(hf_backend, "tiny", "127.0.0.1", port, max_batch=8)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
-        time.sleep(0.05)
-    sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=60)
-    yield sdk
-    sdk.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with lemur_serve(hf_backend) as (_server, url):
+        sdk = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=60)
+        yield sdk
+        sdk.close()
 
 
 def reference_tokens(hf_backend, text: str, bos: bool) -> int:
