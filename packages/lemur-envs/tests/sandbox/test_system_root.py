@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lemur.envs.sandbox import SandboxError, SandboxSpec, Session, get_backend
-from lemur.envs.sandbox._local_host import DOCKER_HOSTS
+from lemur.envs.sandbox._local_host import DOCKER_HOSTS, PRIVATE_BWRAP, nested_bwrap
 from lemur.envs.sandbox.system_roots import find_root
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -53,8 +53,11 @@ def session(local_backend, tree: Path) -> Iterator[Session]:
 def _tree_state(tree: Path) -> dict[str, tuple[int, int, int]]:
     """(mode, size, mtime) of every entry of the tree's system directories, to see that nothing changed."""
     state = {}
-    for top in ("usr/bin", "usr/sbin", "usr/lib/python3.11", "etc"):
-        for root, dirs, files in os.walk(tree / top):
+    tops = [tree / top for top in ("usr/bin", "usr/sbin", "usr/lib/lemur", "etc")] + sorted(
+        tree.glob("usr/lib/python3.*")
+    )
+    for top in tops:
+        for root, dirs, files in os.walk(top):
             for name in dirs + files:
                 info = os.lstat(os.path.join(root, name))
                 state[os.path.join(root, name)] = (info.st_mode, info.st_size, info.st_mtime_ns)
@@ -71,6 +74,25 @@ def test_spec_checks_need_no_tree(local_backend, tmp_path: Path) -> None:
     (tmp_path / "usr" / "bin" / "python3").write_text("")
     with pytest.raises(SandboxError, match=r"no /usr/bin/bwrap"):
         local_backend.open(SandboxSpec(system_root=str(tmp_path)))
+    # A tree whose release's bubblewrap is too old keeps one of its own, with its loader and libraries.
+    (tmp_path / PRIVATE_BWRAP.lstrip("/")).mkdir(parents=True)
+    with pytest.raises(SandboxError, match=rf"no {PRIVATE_BWRAP}/bwrap"):
+        local_backend.open(SandboxSpec(system_root=str(tmp_path)))
+
+
+def test_a_private_bubblewrap_starts_the_commands(local_backend, tree: Path) -> None:
+    private = tree / PRIVATE_BWRAP.lstrip("/")
+    if not private.is_dir():
+        pytest.skip(f"this tree's own bubblewrap is recent enough; it keeps none in {PRIVATE_BWRAP}")
+    assert nested_bwrap(str(tree))[-1] == f"{PRIVATE_BWRAP}/bwrap"
+    for spec in (SandboxSpec(system_root=str(tree)), SandboxSpec(system_root=str(tree), run_as_root=True)):
+        with local_backend.open(spec) as session:
+            # The commands run on the tree's own C library, not the one that bwrap brought, and
+            # --disable-userns (what the tree's own bubblewrap lacked) holds: no namespace of their own.
+            ldd = session.exec("ldd /bin/ls")
+            assert ldd.ok and "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6" in ldd.stdout, ldd
+            unshare = session.exec("unshare --user --map-root-user id -u")
+            assert not unshare.ok and unshare.stdout == "", unshare
 
 
 def test_docker_refuses_a_system_root(tmp_path: Path) -> None:
@@ -93,7 +115,10 @@ def test_commands_see_the_trees_system_directories_not_the_hosts(local_backend, 
         assert session.exec("cat /etc/os-release").stdout == os_release
         # The tree's own Python runs the supervisor and the commands' python3.
         version = session.exec("python3 -c 'import sys; print(sys.executable, sys.version.split()[0])'").stdout.split()
-        assert version[0] == "/usr/bin/python3" and (tree / "usr" / "lib" / f"python{version[1][:4]}").is_dir()
+        assert (
+            version[0] == "/usr/bin/python3"
+            and (tree / "usr" / "lib" / f"python{version[1].rsplit('.', 1)[0]}").is_dir()
+        )
 
 
 def test_identity_is_the_sandboxs_own(local_backend, tree: Path) -> None:

@@ -43,7 +43,7 @@ working directory carries over, variables do not; what the GPT-4 logs were recor
 ``gold``: ``"background"`` (default; a second sandbox, twice the memory) or ``"inline"``. On
 ``docker`` both sandboxes use ``lemur/intercode-bash:bookworm``, the sandbox image plus InterCode's
 tools (build it with ``lemur envs build-image --intercode-bash``). ``system_root`` (``local``):
-``"auto"`` (default) runs on InterCode-Bash's system tree when it is built (Debian bookworm with
+``"auto"`` (default) runs on InterCode-Bash's system tree when it is built (Debian bullseye with
 the packages of InterCode's image, :mod:`lemur.envs.sandbox.system_roots`; build it with
 ``lemur envs build-root intercode-bash``), else on the host's, with a warning naming that command;
 a path runs on that tree, ``None`` on the host's.
@@ -54,16 +54,17 @@ commands run as root (of their own user namespace, no real privileges) and the t
 as InterCode's git at ``/`` would), with root's ``/etc``, ``/var``, ``/root`` and new entries in
 ``/usr`` (whose contents stay read-only); on ``docker`` commands run as an
 unprivileged user and only the task directories (fs 3 has two: ``/workspace`` and ``/backup``)
-and ``/tmp`` are writable. Tools are those of InterCode-Bash's system tree (Debian bookworm with
-the packages of InterCode's Ubuntu 22.04 image, host name ``sandbox``, Docker's ``/etc/hosts``), or
-without it the host's.
+and ``/tmp`` are writable. Tools are those of InterCode-Bash's system tree (Debian bullseye, bash
+5.1 as on InterCode's Ubuntu 22.04, with that image's packages, host name ``sandbox``, Docker's
+``/etc/hosts``), or without it the host's.
 
 Fidelity (``local``, replaying GPT-4's logged actions; turns whose reward is within 0.01 of
-InterCode's log), on InterCode-Bash's system tree: fs 1 339/401, fs 2 271/310, fs 3 286/334, fs 4
-105/131 (1001/1176, 85%; on the host's tree 961/1176 in the same session, 2026-11-27); gold
-commands score 1.0 on 199-200 of 200 tasks (fs 1 task 11 backgrounds its work). The remaining
-differences (clock, directory order, disk accounting, network, Debian 12 vs Ubuntu 22.04's bash
-and files, container state) and their causes are listed in ``tests/intercode/test_bash.py``.
+InterCode's log), on InterCode-Bash's system tree: fs 1 356/401, fs 2 284/310, fs 3 295/334, fs 4
+111/131 (1046/1176, 89%; on a Debian bookworm tree, bash 5.2, 1009/1176 in the same session,
+2026-11-27); gold commands score 1.0 on 199-200 of 200 tasks (fs 1 task 11 backgrounds its work).
+The remaining differences (clock, directory order, disk accounting, network, Debian 11 vs Ubuntu
+22.04's files and readline, container state) and their causes are listed in
+``tests/intercode/test_bash.py``.
 On ``docker`` (``lemur/intercode-bash:bookworm``, ``gold="background"``, 2026-11-27): fs 1
 275/401, fs 2 232/310, fs 3 263/334, fs 4 101/131 (871/1176, 74%), gold 200/200; most turns that
 agree on ``local`` but not here write outside the task directories (its root is read-only:

@@ -268,19 +268,33 @@ def root_launcher(system_root: str, mount_point: str) -> list[str]:
     return [*unshare, "/bin/sh", "-c", script, system_root, mount_point]
 
 
+#: Where a system root keeps a bubblewrap of its own with the loader and libraries it was built
+#: for (its release's is too old for ``--disable-userns``), run through that loader.
+PRIVATE_BWRAP = "/usr/lib/lemur/bwrap"
+
+
+def nested_bwrap(system_root: str | None) -> list[str]:
+    """The argv prefix that starts bubblewrap inside the sandbox: the system root's (or the host's)."""
+    if system_root is not None and Path(system_root, PRIVATE_BWRAP.lstrip("/"), "bwrap").is_file():
+        return [f"{PRIVATE_BWRAP}/ld.so", "--library-path", PRIVATE_BWRAP, f"{PRIVATE_BWRAP}/bwrap"]
+    return ["/usr/bin/bwrap" if Path(system_root or "/", "usr/bin/bwrap").exists() else "bwrap"]
+
+
 def check_system_root(system_root: str) -> None:
     """Refuse a system root the sandbox cannot run on.
 
     Raises:
         SandboxError: It is not an absolute path to a directory holding ``usr/bin/python3`` (the
-            supervisor runs on it) and ``usr/bin/bwrap`` (which starts each command), or has no ``etc``.
+            supervisor runs on it) and ``usr/bin/bwrap`` or :data:`PRIVATE_BWRAP` (which starts each
+            command), or has no ``etc``.
     """
     root = Path(system_root)
     if not root.is_absolute() or not root.is_dir():
         raise SandboxError(f"sandbox spec: system_root {system_root!r} is not an absolute path to a directory")
+    bwrap = PRIVATE_BWRAP.lstrip("/") + "/bwrap" if (root / PRIVATE_BWRAP.lstrip("/")).is_dir() else "usr/bin/bwrap"
     for needed, why in (
         ("usr/bin/python3", "the sandbox's supervisor runs on it"),
-        ("usr/bin/bwrap", "it starts every command; install bubblewrap in the tree"),
+        (bwrap, "it starts every command; install bubblewrap in the tree"),
         ("etc", "the sandbox's /etc is made from it"),
     ):
         if not (root / needed).exists():

@@ -137,7 +137,7 @@ class Supervisor:
 
     # -- commands ----------------------------------------------------------------------------
     def nested_argv(self, argv):
-        args = [self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
+        args = [*self.config["bwrap"], "--unshare-user", "--unshare-pid", "--as-pid-1", "--die-with-parent"]
         # --disable-userns: commands cannot make namespaces of their own (less kernel surface).
         args += ["--new-session", "--disable-userns"]
         if self.config["as_root"] is not None:

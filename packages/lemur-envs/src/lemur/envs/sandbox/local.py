@@ -6,8 +6,9 @@ Layout of one session (see ``_supervisor.py`` for the inside):
   and UTS namespaces (host name ``sandbox``) and a read-only root. It sees the host's system
   directories read-only (``/usr``, ``/bin``, ``/lib*``, a prepared ``/etc``), or with
   ``spec.system_root`` those of that root file system (its ``python3`` runs the supervisor and
-  its ``bwrap`` the commands; as root, mounted for the holder in a private mount namespace, as
-  nobody could not reach it in root's cache), and the spec's mounts, nothing else of the host.
+  its ``bwrap``, or one kept with its own loader and libraries in ``PRIVATE_BWRAP``, the
+  commands; as root, mounted for the holder in a private mount namespace, as nobody could not
+  reach it in root's cache), and the spec's mounts, nothing else of the host.
   Two size-limited tmpfs hold the writable areas (the work dir and ``/tmp``, ``disk_bytes`` in
   all) and the snapshot taken after setup. Its process is the stdlib **supervisor**. With
   ``spec.writable_root`` a third area on that tmpfs, a copy of the holder's root skeleton (mount
@@ -68,6 +69,7 @@ from lemur.envs.sandbox._local_host import (
     drop_privileges,
     etc_staging,
     launch_script,
+    nested_bwrap,
     probe,
     root_launcher,
     system_args,
@@ -272,9 +274,8 @@ class LocalSession(Session):
         root_system = spec.writable_root and spec.run_as_root
         if root_system:
             root_binds = [bind for bind in root_binds if bind[0] not in ("/etc", "/usr")]
-        has_bwrap = Path(spec.system_root or "/", "usr/bin/bwrap").exists()
         config = {
-            "bwrap": "/usr/bin/bwrap" if has_bwrap else "bwrap",
+            "bwrap": nested_bwrap(spec.system_root),
             "rw_root": _RW_ROOT,
             "snap_root": _SNAP_ROOT,
             "areas": ([{"path": "/", "name": "root"}] if spec.writable_root else []) + areas,

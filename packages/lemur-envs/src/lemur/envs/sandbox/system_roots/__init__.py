@@ -20,7 +20,7 @@ from lemur.envs.sandbox.base import SandboxError
 
 #: Root file systems that can be built, with what they hold.
 SYSTEM_ROOTS = {
-    "intercode-bash": "Debian bookworm with the tools of InterCode's NL2Bash image (about 200 MB, under a minute)",
+    "intercode-bash": "Debian bullseye with the tools of InterCode's NL2Bash image (about 300 MB, under a minute)",
 }
 
 
