@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from lemur.core.errors import LemurError
 from lemur.data.records import Document
 from lemur.data.sources.base import DataSource
+from lemur.data.sources.rows import json_lines
 
 
 class JsonlSource(DataSource):
@@ -38,14 +38,8 @@ class JsonlSource(DataSource):
         for path in self.paths:
             opener = gzip.open if path.suffix == ".gz" else open
             with opener(path, "rt", encoding="utf-8") as lines:
-                for number, line in enumerate(lines, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as error:
-                        raise LemurError(f"{path}:{number}: not a JSON object ({error.msg})") from None
-                    if not isinstance(row, dict) or self.text_field not in row:
+                for number, row in json_lines(lines, path):
+                    if self.text_field not in row:
                         raise LemurError(f"{path}:{number}: no field {self.text_field!r}")
                     doc_id = str(row[self.id_field]) if self.id_field else f"{path.name}:{number}"
                     metadata = {k: v for k, v in row.items() if k not in (self.text_field, self.id_field)}

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lemur.core.errors import LemurError, MissingDependencyError
+
+
+def json_lines(lines: Iterable[str], where: object) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` of each non-blank line of JSON Lines; ``where`` names the file in errors.
+
+    Raises:
+        LemurError: A line that is not a JSON object (``<where>:<line>: not a JSON object``).
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise LemurError(f"{where}:{number}: not a JSON object ({error.msg})") from None
+        if not isinstance(row, dict):
+            raise LemurError(f"{where}:{number}: not a JSON object")
+        yield number, row
 
 
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -32,12 +50,7 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     elif suffixes.endswith((".jsonl", ".jsonl.gz")):
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as error:
-                        raise LemurError(f"{path}:{number}: not a JSON object ({error.msg})") from None
+            yield from (row for _number, row in json_lines(lines, path))
     elif path.suffix == ".json":
         with open(path, encoding="utf-8") as handle:
             try:

@@ -30,6 +30,7 @@ from lemur.data.sources.remote import (
     parse_sha256sums,
     read_small,
 )
+from lemur.data.sources.rows import json_lines
 
 #: File suffixes this source reads.
 FORMATS = (".jsonl", ".jsonl.zst", ".jsonl.gz", ".parquet")
@@ -195,17 +196,8 @@ class UrlListSource(DataSource):
         import io
 
         with self.open(url) as stream:
-            lines = io.TextIOWrapper(decompressed(stream, url), encoding="utf-8")
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise LemurError(f"{url} line {number}: not a JSON object ({error.msg})") from None
-                if not isinstance(row, dict):
-                    raise LemurError(f"{url} line {number}: not a JSON object")
-                yield number, row
+            lines = io.TextIOWrapper(decompressed(stream, url), encoding="utf-8")  # kept: its collection closes stream
+            yield from json_lines(lines, url)
             stream.drain()
 
     def _parquet_rows(self, url: str) -> Iterator[tuple[int, dict[str, Any]]]:
