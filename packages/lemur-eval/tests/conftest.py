@@ -60,17 +60,18 @@ def eval_cli(tmp_path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @contextlib.contextmanager
-def _serving(backend: Any, name: str = "tiny", port: int = 0, max_batch: int = 8) -> Iterator[tuple[Any, str]]:
-    from lemur.eval.serve import bind_socket, build_server
+def _running(make_server: Callable[[int], Any], port: int = 0) -> Iterator[tuple[Any, str]]:
+    """Run the uvicorn server ``make_server(port)`` in a thread on 127.0.0.1; yields it and its ``/v1`` URL."""
+    from lemur.eval.serve import bind_socket
 
     sock = bind_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
-    server = build_server(backend, name, "127.0.0.1", port, max_batch=max_batch)
+    server = make_server(port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
+        assert time.monotonic() < deadline, "the server did not start within 20 s"
         time.sleep(0.05)
     try:
         yield server, f"http://127.0.0.1:{port}/v1"
@@ -80,8 +81,29 @@ def _serving(backend: Any, name: str = "tiny", port: int = 0, max_batch: int = 8
         sock.close()
 
 
+def _serving(backend: Any, name: str = "tiny", port: int = 0, max_batch: int = 8):
+    from lemur.eval.serve import build_server
+
+    return _running(lambda bound: build_server(backend, name, "127.0.0.1", bound, max_batch=max_batch), port)
+
+
+def _serving_app(app: Any):
+    import uvicorn
+
+    def make(port: int) -> Any:
+        return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+
+    return _running(make)
+
+
 @pytest.fixture(scope="session")
 def lemur_serve() -> Callable[..., contextlib.AbstractContextManager[tuple[Any, str]]]:
     """``with lemur_serve(backend, name="tiny", port=0, max_batch=8) as (server, url)``: `lemur serve`'s app over
     ``backend`` in a thread on 127.0.0.1 (``port`` 0: a free one); ``url`` ends in ``/v1``."""
     return _serving
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[..., contextlib.AbstractContextManager[tuple[Any, str]]]:
+    """``with serve_app(asgi_app) as (server, url)``: any ASGI app under uvicorn on a free 127.0.0.1 port."""
+    return _serving_app

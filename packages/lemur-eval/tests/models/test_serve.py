@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import json
@@ -10,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -208,31 +206,8 @@ class BodyRecorder:
         return await self.app(scope, recording_receive, send)
 
 
-@contextlib.contextmanager
-def serving(app):
-    """Run the ASGI ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its ``/v1`` URL."""
-    import uvicorn
-
-    from lemur.eval.serve import bind_socket
-
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "lemur serve did not start within 20 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module", params=["model", "chatml"])
-def templated(request, tiny_model, hf_backend):
+def templated(request, tiny_model, hf_backend, serve_app):
     """(hf backend with the template named by the param, URL of lemur serve over it, the server's BodyRecorder)."""
     from lemur.eval.models.hf import HFBackend
     from lemur.eval.serve import create_app
@@ -242,7 +217,7 @@ def templated(request, tiny_model, hf_backend):
     else:
         direct = HFBackend(str(tiny_model), template=request.param, batch_size="4", device="cpu", dtype="float32")
     recorder = BodyRecorder(create_app(direct, "tiny", max_batch=8))
-    with serving(recorder) as url:
+    with serve_app(recorder) as (_server, url):
         yield direct, url, recorder
     if direct is not hf_backend:
         direct.close()
